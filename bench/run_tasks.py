@@ -1,0 +1,346 @@
+#!/usr/bin/env python3
+"""Run coding-agent harnesses over the task suite in bench/tasks/ with a real model.
+
+    python bench/run_tasks.py [--harness ours,published,mini] [--tasks a,b] [--smoke]
+                              [--model local-qwen] [--time-limit S] [--out bench/results/]
+
+For every task and harness: copy the task's repo to a fresh temp dir (git-initialised,
+one commit), run the harness on the task's request with a wall-clock limit (the whole
+process tree is killed on timeout), then copy the hidden check in and run it.
+
+Recorded per run: solved, seconds (agent wall clock), model calls, input/output tokens,
+tool calls, tool errors, the agent's status, and its diff. Model calls and tokens are
+measured the same way for every harness by a metering proxy in front of the model
+server (harness-reported numbers are kept too, under "reported"). A table and per-harness
+totals are printed; everything is saved to <out>/<timestamp>-<harnesses>.json, with the
+raw logs (event streams, trajectories, stderr) in <out>/<timestamp>-<harnesses>.logs/.
+
+Harnesses:
+  ours       this checkout's `llm code -p TASK --yolo --json` (--sandbox off)
+  published  llm-coding-agent==0.1a0 from the package index, via its Python API, in a
+             cached venv under bench/.venvs/published
+  mini       mini-swe-agent from the package index in bench/.venvs/mini, litellm model
+             openai/<server model name> at the same endpoint, cost tracking off, step-limited
+
+The model: by default the local llama.cpp server of /work/shared/localmodel/serve.sh
+(started if it is not running); `serve.sh llm-config` registers it with llm as local-qwen.
+
+Exit status: 0 when every harness ran (whatever it solved: this is a benchmark);
+2 when a requested harness could not start at all (not installable, no `llm code`, or it
+crashed on every task) or the model server is unreachable; 1 when fewer than
+--min-solved tasks were solved by some harness. --min-solved defaults to 0, and to 1
+with --smoke: the smoke tasks are the easiest in the suite and the model is run at
+temperature 0, so a harness that solves none of them has regressed (a weak model
+makes a stricter bar flaky).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+BENCH_DIR = Path(__file__).resolve().parent
+sys.path.insert(0, str(BENCH_DIR))
+
+from harnesses import HARNESS_NAMES, get_harness  # noqa: E402
+from harnesses.base import HarnessUnavailable, RunContext  # noqa: E402
+from harnesses.meter import Meter  # noqa: E402
+from harnesses.suite import load_tasks, prepare_workdir, run_check, workdir_diff  # noqa: E402
+
+
+def log(msg=""):
+    print(msg, flush=True)
+
+
+# ---------------------------------------------------------------- model server
+def find_serve_sh() -> Path | None:
+    candidates = [os.environ.get("LOCALMODEL_SERVE_SH"),
+                  BENCH_DIR.parent.parent / "shared" / "localmodel" / "serve.sh",
+                  "/work/shared/localmodel/serve.sh"]
+    for c in candidates:
+        if c and Path(c).is_file():
+            return Path(c)
+    return None
+
+
+def local_model_config(dest: Path) -> tuple[str, Path]:
+    """Make sure the local model server runs; write its llm registration into dest.
+    Returns (api_base, path of extra-openai-models.yaml)."""
+    serve = find_serve_sh()
+    if serve is None:
+        raise RuntimeError("cannot find serve.sh (set LOCALMODEL_SERVE_SH) and no --llm-config given")
+    status = subprocess.run(["bash", str(serve), "status"], capture_output=True, text=True)
+    if status.returncode != 0:
+        log(f"model server not running; starting it with {serve} start")
+        started = subprocess.run(["bash", str(serve), "start"], capture_output=True, text=True)
+        if started.returncode != 0:
+            raise RuntimeError(f"serve.sh start failed: {started.stderr.strip()[-500:]}")
+    subprocess.run(["bash", str(serve), "llm-config", str(dest)], check=True, capture_output=True)
+    return status.stdout.strip(), dest / "extra-openai-models.yaml"
+
+
+def metered_config(source_yaml: Path, model: str, dest_dir: Path, meter_factory):
+    """Copy an extra-openai-models.yaml, pointing `model` at a metering proxy.
+    Returns (meter, upstream model name, upstream api_base)."""
+    import yaml  # PyYAML: a dependency of llm
+
+    entries = yaml.safe_load(Path(source_yaml).read_text()) or []
+    entry = next((e for e in entries if e.get("model_id") == model), None)
+    if entry is None or not entry.get("api_base"):
+        raise RuntimeError(f"model {model!r} with an api_base is not in {source_yaml}")
+    upstream = entry["api_base"]
+    meter = meter_factory(upstream)
+    entry["api_base"] = meter.api_base
+    dest_dir.mkdir(parents=True, exist_ok=True)
+    (dest_dir / "extra-openai-models.yaml").write_text(yaml.safe_dump(entries, sort_keys=False))
+    return meter, entry.get("model_name") or model, upstream
+
+
+# ---------------------------------------------------------------- table
+def fmt_tokens(n):
+    if n is None:
+        return "-"
+    return f"{n / 1000:.1f}k" if n >= 1000 else str(n)
+
+
+def cell(r):
+    if r["status"] == "unavailable":
+        return "n/a"
+    mark = "PASS" if r["solved"] else "fail"
+    note = "" if r["status"] in ("ok",) else f" ({r['status']})"
+    tokens = (r.get("input_tokens") or 0) + (r.get("output_tokens") or 0)
+    return f"{mark} {r['seconds']:.0f}s {fmt_tokens(tokens)}{note}"
+
+
+def totals_for(records, harness):
+    rs = [r for r in records if r["harness"] == harness]
+    ran = [r for r in rs if r["status"] != "unavailable"]
+    return {
+        "tasks": len(rs),
+        "solved": sum(r["solved"] for r in rs),
+        "seconds": round(sum(r["seconds"] for r in ran), 1),
+        "model_calls": sum(r.get("model_calls") or 0 for r in ran),
+        "input_tokens": sum(r.get("input_tokens") or 0 for r in ran),
+        "output_tokens": sum(r.get("output_tokens") or 0 for r in ran),
+        "tool_errors": sum(r.get("tool_errors") or 0 for r in ran),
+        "timeouts": sum(r["status"] == "timeout" for r in ran),
+    }
+
+
+def print_table(records, harnesses, tasks, availability):
+    width = max([len(t.name) for t in tasks] + [8])
+    colw = 26
+    log()
+    log("task".ljust(width) + "".join(f"  {h:<{colw}}" for h in harnesses))
+    log("-" * (width + (colw + 2) * len(harnesses)))
+    by_key = {(r["harness"], r["task"]): r for r in records}
+    for t in tasks:
+        row = t.name.ljust(width)
+        for h in harnesses:
+            r = by_key.get((h, t.name))
+            row += f"  {(cell(r) if r else '...'):<{colw}}"
+        log(row)
+    log("-" * (width + (colw + 2) * len(harnesses)))
+    log("TOTALS")
+    for h in harnesses:
+        if not availability[h]["available"]:
+            log(f"  {h:<10} harness unavailable: {availability[h]['reason']}")
+            continue
+        tot = totals_for(records, h)
+        log(f"  {h:<10} solved {tot['solved']}/{tot['tasks']}  time {tot['seconds']:.0f}s  "
+            f"tokens {fmt_tokens(tot['input_tokens'])} in + {fmt_tokens(tot['output_tokens'])} out  "
+            f"model calls {tot['model_calls']}  tool errors {tot['tool_errors']}  "
+            f"timeouts {tot['timeouts']}")
+
+
+# ---------------------------------------------------------------- main
+def parse_args(argv):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                 formatter_class=argparse.RawDescriptionHelpFormatter,
+                                 epilog="\n\n".join(__doc__.split("\n\n")[1:]))
+    ap.add_argument("--harness", default=",".join(HARNESS_NAMES),
+                    help="comma-separated: ours,published,mini (default: all)")
+    ap.add_argument("--tasks", default="", help="comma-separated task names (default: all)")
+    ap.add_argument("--smoke", action="store_true", help="only the tasks marked smoke in meta.json")
+    ap.add_argument("--model", default="local-qwen", help="llm model id (default: local-qwen)")
+    ap.add_argument("--llm-config", type=Path,
+                    help="an extra-openai-models.yaml registering --model (default: serve.sh llm-config)")
+    ap.add_argument("--time-limit", type=float,
+                    help="wall-clock seconds per task (default: the task's meta.json, else 300)")
+    ap.add_argument("--max-steps", type=int, default=25,
+                    help="tool-loop bound given to each harness (chain limit / step limit; default 25)")
+    ap.add_argument("--mini-mode", choices=["text", "toolcall"], default="text",
+                    help="mini-swe-agent action format: fenced bash blocks in text (default; what "
+                         "the local model's native template produces) or native tool calls")
+    ap.add_argument("--ours-python", help="interpreter for `llm code` (default: this one)")
+    ap.add_argument("--out", type=Path, default=BENCH_DIR / "results",
+                    help="results directory (default: bench/results/)")
+    ap.add_argument("--min-solved", type=int,
+                    help="exit 1 if a harness solves fewer tasks (default: 1 with --smoke, else 0)")
+    ap.add_argument("--keep", action="store_true", help="keep the task copies (paths in the JSON)")
+    args = ap.parse_args(argv)
+    args.harnesses = [h.strip() for h in args.harness.split(",") if h.strip()]
+    for h in args.harnesses:
+        if h not in HARNESS_NAMES:
+            ap.error(f"unknown harness {h!r}; choose from {', '.join(HARNESS_NAMES)}")
+    args.task_names = [t.strip() for t in args.tasks.split(",") if t.strip()]
+    if args.min_solved is None:
+        args.min_solved = 1 if args.smoke else 0
+    return args
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    try:
+        tasks = load_tasks(args.task_names or None, smoke=args.smoke)
+    except KeyError as ex:
+        log(f"error: {ex.args[0]}")
+        return 2
+    if not tasks:
+        log("error: no tasks selected")
+        return 2
+
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    stem = f"{stamp}-{'+'.join(args.harnesses)}"
+    args.out.mkdir(parents=True, exist_ok=True)
+    json_path = args.out / f"{stem}.json"
+    logs_root = args.out / f"{stem}.logs"
+    scratch = Path(tempfile.mkdtemp(prefix="bench-run-"))
+
+    meter = None
+    try:
+        try:
+            if args.llm_config:
+                source_yaml, upstream_hint = args.llm_config, None
+            else:
+                upstream_hint, source_yaml = local_model_config(scratch / "serve-config")
+            meter, server_model_name, upstream = metered_config(
+                source_yaml, args.model, scratch / "llm-config",
+                lambda base: Meter(base).start())
+        except (RuntimeError, subprocess.CalledProcessError, OSError) as ex:
+            log(f"error: model unavailable: {ex}")
+            return 2
+        ctx = RunContext(model=args.model, api_base=meter.api_base,
+                         llm_config_dir=scratch / "llm-config",
+                         upstream_model_name=server_model_name, max_steps=args.max_steps,
+                         mini_mode=args.mini_mode)
+        log(f"model {args.model} ({server_model_name}) at {upstream}, metered via {meter.api_base}")
+        log(f"{len(tasks)} task(s): {', '.join(t.name for t in tasks)}")
+
+        harnesses, availability = {}, {}
+        for name in args.harnesses:
+            h = get_harness(name, ours_python=args.ours_python)
+            try:
+                t0 = time.monotonic()
+                h.setup(ctx)
+                harnesses[name] = h
+                availability[name] = {"available": True, "description": h.description,
+                                      "setup_seconds": round(time.monotonic() - t0, 1)}
+                log(f"[{name}] ready: {h.description}")
+            except HarnessUnavailable as ex:
+                availability[name] = {"available": False, "reason": str(ex).splitlines()[0][:300],
+                                      "detail": str(ex)[:2000], "description": h.description}
+                log(f"[{name}] UNAVAILABLE: {ex}")
+
+        report = {
+            "started": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "model": args.model, "server_model_name": server_model_name, "api_base": upstream,
+            "machine": {"platform": platform.platform(), "cpus": os.cpu_count()},
+            "args": {"harnesses": args.harnesses, "tasks": [t.name for t in tasks],
+                     "smoke": args.smoke, "time_limit": args.time_limit,
+                     "max_steps": args.max_steps, "mini_mode": args.mini_mode},
+            "harnesses": availability, "results": [], "totals": {},
+            "logs": str(logs_root),
+        }
+        records = report["results"]
+
+        def save():
+            report["totals"] = {h: totals_for(records, h) for h in args.harnesses}
+            json_path.write_text(json.dumps(report, indent=2) + "\n")
+
+        for name in args.harnesses:
+            if not availability[name]["available"]:
+                for task in tasks:
+                    records.append({"harness": name, "task": task.name, "solved": False,
+                                    "status": "unavailable", "seconds": 0.0,
+                                    "detail": availability[name]["reason"]})
+        save()
+
+        for task in tasks:
+            limit = args.time_limit or task.time_limit
+            for name, harness in harnesses.items():
+                log_dir = logs_root / name / task.name
+                log_dir.mkdir(parents=True, exist_ok=True)
+                workdir = prepare_workdir(task, scratch / "work" / name / task.name)
+                log(f"[{name}] {task.name}: running (limit {limit:.0f}s) ...")
+                meter.reset()
+                t0 = time.monotonic()
+                try:
+                    run = harness.run(task.prompt, workdir, limit, ctx, log_dir)
+                except Exception as ex:  # an adapter bug must not lose the other results
+                    from harnesses.base import AgentRun
+                    run = AgentRun(status="crashed", detail=f"adapter error: {type(ex).__name__}: {ex}")
+                seconds = time.monotonic() - t0
+                metered = meter.snapshot()
+                stat, diff = workdir_diff(workdir)
+                check = run_check(task, workdir)
+                (log_dir / "check.txt").write_text(check.output)
+                (log_dir / "diff.patch").write_text(diff)
+                record = {
+                    "harness": name, "task": task.name, "solved": check.passed,
+                    "status": run.status, "exit_code": run.exit_code,
+                    "seconds": round(seconds, 1), "time_limit": limit,
+                    "model_calls": metered["model_calls"],
+                    "input_tokens": metered["input_tokens"],
+                    "output_tokens": metered["output_tokens"],
+                    "model_seconds": metered["model_seconds"],
+                    "failed_model_calls": metered["failed_calls"],
+                    "tool_calls": run.tool_calls, "tool_errors": run.tool_errors,
+                    "reported": {"model_calls": run.model_calls, "input_tokens": run.input_tokens,
+                                 "output_tokens": run.output_tokens, **run.extra},
+                    "detail": run.detail, "diff_stat": stat.strip(), "diff": diff,
+                    "check_output": "" if check.passed else check.output[-3000:],
+                    "check_seconds": round(check.seconds, 1),
+                }
+                if args.keep:
+                    record["workdir"] = str(workdir)
+                records.append(record)
+                save()
+                log(f"[{name}] {task.name}: {'SOLVED' if check.passed else 'not solved'} "
+                    f"status={run.status} {seconds:.0f}s calls={metered['model_calls']} "
+                    f"tokens={metered['input_tokens']}+{metered['output_tokens']} "
+                    f"tool_errors={run.tool_errors}")
+    finally:
+        if meter is not None:
+            meter.stop()
+        if not args.keep:
+            shutil.rmtree(scratch, ignore_errors=True)
+
+    print_table(records, args.harnesses, tasks, availability)
+    log(f"\nresults: {json_path}\nlogs:    {logs_root}")
+
+    code = 0
+    for name in args.harnesses:
+        if not availability[name]["available"]:
+            code = 2
+            continue
+        rs = [r for r in records if r["harness"] == name]
+        if rs and all(r["status"] == "crashed" for r in rs):
+            log(f"[{name}] crashed on every task: treating the harness as unable to start")
+            code = 2
+        elif sum(r["solved"] for r in rs) < args.min_solved:
+            log(f"[{name}] solved {sum(r['solved'] for r in rs)} < --min-solved {args.min_solved}")
+            code = max(code, 1)
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

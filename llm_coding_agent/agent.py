@@ -1,0 +1,717 @@
+"""``CodingAgent``: the agent loop as a Python API. No terminal code lives here.
+
+The loop is our own rather than ``conversation.chain()``: it needs per-response logging, pauses
+that survive a process restart, a graceful round limit, interrupts that leave the history
+consistent, and recovery from malformed or text-form tool calls. It still uses llm for everything
+else: models, conversations, tool execution, ``CancelToolCall``/``PauseChain`` and the logs database.
+
+Methods are small and meant to be overridden (mini-swe-agent style): subclass and replace
+``decide``, ``execute_call`` or ``recover_text_calls`` to change one behaviour.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+import llm
+from llm.models import Prompt
+from llm.parts import ToolCallPart
+
+from .approval import CODING_TOOL_PREFIX, ApprovalDecision, ApprovalPolicy, call_signature
+from .errors import CodingAgentError
+from .paths import resolve_root
+from .prompts import system_prompt
+from .rules import CommandRules, Verdict
+from .sandbox import SandboxUnavailable, bwrap_problem
+from .textcalls import parse_text_tool_calls
+from .tools import CodingTools
+
+__all__ = [
+    "CodingAgent",
+    "AgentResult",
+    "TokenUsage",
+    "ModelError",
+    "AgentStateError",
+    "Approver",
+]
+
+#: ``approve=`` may be True, None (pause), or a callable ``(tool, tool_call) -> bool``.
+Approver = Callable[[llm.Tool | None, llm.ToolCall], bool]
+
+#: Identical failing calls in one run before the model is told to change approach...
+REPEAT_WARN = 2
+#: ...and before the run is stopped.
+REPEAT_STOP = 4
+
+
+class ModelError(CodingAgentError):
+    """The model could not be reached or refused the request (network, key, API error)."""
+
+
+class AgentStateError(CodingAgentError):
+    """An API call that does not fit the agent's state (e.g. ``resume()`` when nothing is paused)."""
+
+
+@dataclass
+class TokenUsage:
+    """Input and output tokens; ``None`` where the model reported nothing."""
+
+    input: int | None = None
+    output: int | None = None
+
+    def add(self, input: int | None, output: int | None) -> None:
+        if input is not None:
+            self.input = (self.input or 0) + input
+        if output is not None:
+            self.output = (self.output or 0) + output
+
+    def __iadd__(self, other: "TokenUsage") -> "TokenUsage":
+        self.add(other.input, other.output)
+        return self
+
+
+@dataclass
+class AgentResult:
+    """The outcome of one ``run()`` or ``resume()``."""
+
+    #: The model's final answer (the text of the last response).
+    text: str = ""
+    #: Every tool call executed (or declined) in this run, with its result.
+    tool_calls: list[tuple[llm.ToolCall, llm.ToolResult]] = field(default_factory=list)
+    #: The run stopped to wait for approval of ``pending_tool_calls``.
+    paused: bool = False
+    pending_tool_calls: list[llm.ToolCall] = field(default_factory=list)
+    #: The run ended because ``chain_limit`` tool rounds were used.
+    hit_limit: bool = False
+    #: Ctrl-C interrupted the run; the history was closed consistently.
+    interrupted: bool = False
+    #: Why the run ended: "done", "paused", "limit", "interrupted" or "repeated_failures".
+    stop_reason: str = "done"
+    #: Tokens used by this run.
+    usage: TokenUsage = field(default_factory=TokenUsage)
+    #: Model responses in this run.
+    model_calls: int = 0
+
+
+class CodingAgent:
+    """A coding agent for one project directory.
+
+    ``approve`` governs mutating tools (``write_file``, ``edit_file``, ``execute_command`` and any
+    extra tool): ``True`` approves everything, a callable ``(tool, tool_call) -> bool`` decides per
+    call (raise ``llm.CancelToolCall("reason")`` to decline with a reason for the model), and
+    ``None`` pauses the run until :meth:`resume`. Read-only tools never ask.
+    """
+
+    def __init__(
+        self,
+        model: str | llm.Model | None = None,
+        root: str | os.PathLike = ".",
+        approve: bool | Approver | None = None,
+        chain_limit: int = 25,
+        system: str | None = None,
+        key: str | None = None,
+        options: dict | None = None,
+        disabled_tools: Iterable[str] = (),
+        tools: Iterable[Any] = (),
+        on_text: Callable[[str], None] | None = None,
+        on_tool: Callable[[llm.ToolCall, llm.ToolResult], None] | None = None,
+        conversation: llm.Conversation | None = None,
+        db: Any = None,
+        *,
+        allow: Iterable[str] = (),
+        deny: Iterable[str] = (),
+        sandbox: str = "auto",
+        network: bool = False,
+        env_allow: Iterable[str] = (),
+        allow_unsandboxed: bool | Callable[[str], bool] = False,
+        text_tool_calls: bool = True,
+        undo: bool = True,
+        on_notice: Callable[[str], None] | None = None,
+    ):
+        self.root = resolve_root(root)
+        self.model = _get_model(model if model is not None else getattr(conversation, "model", None))
+        self.approve = approve
+        self.chain_limit = chain_limit
+        self.extra_system = system
+        self.key = key
+        self.options = _checked_options(self.model, options)
+        self.on_text = on_text
+        self.on_tool = on_tool
+        self.on_notice = on_notice
+        self.db = db
+        self.text_tool_calls = text_tool_calls
+        self.allow_unsandboxed = allow_unsandboxed
+        self.coding_tools = CodingTools(
+            str(self.root), sandbox=sandbox, network=network, env_allow=list(env_allow)
+        )
+        self.policy = ApprovalPolicy(
+            root=self.root,
+            rules=CommandRules(allow=list(allow), deny=list(deny)),
+            yolo=approve is True,
+        )
+        disabled = {_short_name(n) for n in disabled_tools}
+        self.tools: list[llm.Tool] = [
+            t for t in self.coding_tools.tools() if _short_name(t.name) not in disabled
+        ]
+        self.tools.extend(_wrap_tools(tools))
+        self.conversation = conversation or self.model.conversation(tools=self.tools)
+        self.conversation.tools = self.tools
+        self.usage = TokenUsage()
+        self.undo_history = None
+        if undo:
+            from .undo import UndoHistory
+
+            self.undo_history = UndoHistory(self.root)
+        self._pending: list[llm.ToolCall] = []
+        self._pending_response: llm.Response | None = None
+        self._unsent_results: list[llm.ToolResult] = []
+        self._notes: list[str] = []
+        self._sandbox_asked = False
+
+    # -- construction from the logs ---------------------------------------------------------------
+
+    @classmethod
+    def load(cls, conversation_id: str | None, db: Any = None, **kwargs) -> "CodingAgent":
+        """Continue a logged conversation (the latest when ``conversation_id`` is None).
+
+        A conversation that ended paused (or crashed) with unanswered tool calls comes back paused:
+        call :meth:`resume` to approve or decline them. ``root`` defaults to the logged one.
+        """
+        from llm.cli import load_conversation
+        from llm.models import _trailing_pending_tool_calls
+
+        import click
+
+        path = _db_path(db)
+        try:
+            conversation = load_conversation(conversation_id, database=path)
+        except click.ClickException as ex:
+            raise AgentStateError(ex.message) from None
+        if conversation is None:
+            raise AgentStateError("there is no logged conversation to continue")
+        if "root" not in kwargs:
+            logged_root = _logged_root(conversation)
+            if logged_root:
+                kwargs["root"] = logged_root
+        kwargs.setdefault("model", conversation.model)
+        agent = cls(conversation=conversation, db=db, **kwargs)
+        pending = _trailing_pending_tool_calls(conversation.loaded_messages or [])
+        if pending:
+            agent._pending = pending
+        return agent
+
+    @property
+    def conversation_id(self) -> str:
+        return self.conversation.id
+
+    @property
+    def paused(self) -> bool:
+        return bool(self._pending)
+
+    @property
+    def pending_tool_calls(self) -> list[llm.ToolCall]:
+        return list(self._pending)
+
+    def set_model(self, model: str | llm.Model) -> None:
+        """Switch models; the conversation history is kept."""
+        self.model = _get_model(model)
+        try:
+            self.options = _checked_options(self.model, self.options)
+        except ModelError:
+            self._notice(f"model options {sorted(self.options)} do not apply to {self.model.model_id}; dropped")
+            self.options = {}
+        self.conversation.model = self.model
+
+    # -- the loop ---------------------------------------------------------------------------------
+
+    def run(self, prompt: str) -> AgentResult:
+        """Send ``prompt`` and work until the model answers without tools, pauses, or a limit."""
+        if self._pending:
+            raise AgentStateError(
+                "the agent is paused waiting for approval; call resume() first"
+            )
+        if not isinstance(prompt, str) or not prompt.strip():
+            raise AgentStateError("prompt must be a non-empty string")
+        self._snapshot(prompt)
+        if self._notes:
+            prompt = "\n".join(self._notes) + "\n\n" + prompt
+            self._notes = []
+        results, self._unsent_results = self._unsent_results, []
+        first = not self.conversation.responses and not self.conversation.loaded_messages
+        response = self.conversation.prompt(
+            prompt,
+            system=system_prompt(self.root, self.extra_system) if first else None,
+            tool_results=results or None,
+            tools=self.tools,
+            key=self.key,
+            options=self.options,
+        )
+        return self._drive(response, AgentResult())
+
+    def resume(self, approve: bool | Iterable[str] | None = True) -> AgentResult:
+        """Continue a paused run: ``True`` approves the pending calls, ``False`` declines them all,
+        a set of tool call ids approves just those (the rest are declined)."""
+        if not self._pending:
+            raise AgentStateError("nothing to resume: the agent is not paused")
+        calls, self._pending = self._pending, []
+        earlier, self._unsent_results = self._unsent_results, []
+        if approve is True or approve is None:
+            approved = {c.tool_call_id for c in calls}
+        elif approve is False:
+            approved = set()
+        else:
+            approved = set(approve)
+        result = AgentResult()
+        results = earlier + self._execute_all(calls, result, preapproved=approved)
+        if self._stopped_mid_batch(result, results):
+            return result
+        response = self.conversation.prompt(
+            tool_results=results, tools=self.tools, key=self.key, options=self.options
+        )
+        return self._drive(response, result)
+
+    def _drive(self, response: llm.Response, result: AgentResult) -> AgentResult:
+        rounds = 0
+        failures: dict[str, int] = {}
+        while True:
+            self._consume(response, result)
+            if result.interrupted:
+                result.stop_reason = "interrupted"
+                return result
+            calls = response.tool_calls()
+            if not calls:
+                result.stop_reason = "done"
+                return result
+            if self.approve is None:
+                waiting = [c for c in calls if self.decide(c).verdict is Verdict.ASK]
+                if waiting:
+                    self._pending = list(calls)
+                    result.paused = True
+                    result.pending_tool_calls = list(calls)
+                    result.stop_reason = "paused"
+                    return result
+            results = self._execute_all(calls, result, failures=failures)
+            if self._stopped_mid_batch(result, results):
+                return result
+            rounds += 1
+            stuck = [sig for sig, n in failures.items() if n >= REPEAT_STOP]
+            if stuck or rounds >= self.chain_limit:
+                # Results are sent with the next prompt, so the history never holds a call
+                # without its result.
+                self._unsent_results = results
+                if stuck:
+                    result.stop_reason = "repeated_failures"
+                    self._notice("stopped: the model repeated the same failing call")
+                else:
+                    result.hit_limit = True
+                    result.stop_reason = "limit"
+                return result
+            response = self.conversation.prompt(
+                tool_results=results, tools=self.tools, key=self.key, options=self.options
+            )
+
+    def _stopped_mid_batch(self, result: AgentResult, results: list[llm.ToolResult]) -> bool:
+        """After an interrupt or a PauseChain inside a batch: keep the results for the next prompt."""
+        if not (result.interrupted or result.paused):
+            return False
+        self._unsent_results = results
+        result.stop_reason = "interrupted" if result.interrupted else "paused"
+        result.pending_tool_calls = list(self._pending)
+        return True
+
+    def _consume(self, response: llm.Response, result: AgentResult) -> None:
+        """Stream one response to ``on_text``, close it cleanly whatever happens, and log it."""
+        try:
+            for chunk in response:
+                if chunk and self.on_text:
+                    self.on_text(chunk)
+        except KeyboardInterrupt:
+            _close_interrupted(response)
+            result.interrupted = True
+        except json.JSONDecodeError:
+            # The OpenAI plugin raises when a model emits malformed JSON arguments; the stream
+            # events still hold the call, so close the response and let validation answer it.
+            _close_response(response)
+            for call in _stream_tool_calls(response):
+                response.add_tool_call(call)
+        except Exception as ex:
+            raise ModelError(_describe_model_error(self.model, ex)) from ex
+        result.model_calls += 1
+        usage = response.usage()
+        result.usage.add(usage.input, usage.output)
+        self.usage.add(usage.input, usage.output)
+        result.text = response.text()
+        if not result.interrupted and not response.tool_calls() and self.text_tool_calls:
+            for name, arguments in self.recover_text_calls(result.text):
+                response.add_tool_call(llm.ToolCall(name=name, arguments=arguments))
+        self._log(response)
+
+    def recover_text_calls(self, text: str) -> list[tuple[str, dict]]:
+        """Tool calls the model wrote as text (see :mod:`llm_coding_agent.textcalls`)."""
+        return parse_text_tool_calls(text, self._resolve_tool_name)
+
+    # -- tool execution ---------------------------------------------------------------------------
+
+    def decide(self, call: llm.ToolCall) -> ApprovalDecision:
+        """The approval policy's verdict for ``call``. Calls that cannot run (unknown tool, bad
+        arguments) are allowed through: they only produce an error for the model."""
+        name = self._resolve_tool_name(call.name)
+        tool = self._tool(name) if name else None
+        if tool is None or _argument_problem(tool, call.arguments):
+            return ApprovalDecision(Verdict.ALLOW, "nothing will run")
+        return self.policy.decide(tool.name, call.arguments)
+
+    def _execute_all(
+        self,
+        calls: list[llm.ToolCall],
+        result: AgentResult,
+        preapproved: set[str] | None = None,
+        failures: dict[str, int] | None = None,
+    ) -> list[llm.ToolResult]:
+        results: list[llm.ToolResult] = []
+        for index, call in enumerate(calls):
+            try:
+                tool_result = self.execute_call(call, preapproved)
+            except llm.PauseChain:
+                # An approver or a tool asked to stop here: this call and the rest wait for resume().
+                result.paused = True
+                self._pending = list(calls[index:])
+                return results
+            except KeyboardInterrupt:
+                result.interrupted = True
+                for rest in calls[index:]:
+                    results.append(
+                        llm.ToolResult(
+                            name=rest.name,
+                            output="Error: interrupted by the user before this call finished",
+                            tool_call_id=rest.tool_call_id,
+                        )
+                    )
+                return results
+            if failures is not None and tool_result.output.startswith("Error:"):
+                sig = call_signature(call.name, call.arguments if isinstance(call.arguments, dict) else {})
+                failures[sig] = failures.get(sig, 0) + 1
+                if failures[sig] >= REPEAT_WARN:
+                    tool_result.output += (
+                        f"\n[This identical call has failed {failures[sig]} times. Do not repeat "
+                        "it: read the error, check your assumptions (read the file, list the "
+                        "directory), and try a different approach.]"
+                    )
+            results.append(tool_result)
+            result.tool_calls.append((call, tool_result))
+            if self.on_tool:
+                self.on_tool(call, tool_result)
+        return results
+
+    def execute_call(self, call: llm.ToolCall, preapproved: set[str] | None = None) -> llm.ToolResult:
+        """Validate, approve and run one tool call; always returns a result for the model."""
+        name = self._resolve_tool_name(call.name)
+        tool = self._tool(name) if name else None
+        if tool is None:
+            return self._error(call, self._unknown_tool_message(call.name))
+        problem = _argument_problem(tool, call.arguments)
+        if problem:
+            return self._error(call, problem)
+        resolved = llm.ToolCall(name=tool.name, arguments=call.arguments, tool_call_id=call.tool_call_id)
+        decision = self.policy.decide(tool.name, call.arguments)
+        if decision.verdict is Verdict.DENY:
+            return self._cancelled(call, f"refused by a deny rule: {decision.reason}")
+        if decision.verdict is Verdict.ASK:
+            if preapproved is not None:
+                if call.tool_call_id not in preapproved:
+                    return self._cancelled(call, "the user declined this call")
+            else:
+                try:
+                    if not self._ask(tool, resolved):
+                        return self._cancelled(call, "the user declined this call")
+                except llm.CancelToolCall as ex:
+                    return self._cancelled(call, f"the user declined this call: {ex}")
+        if tool.name == f"{CODING_TOOL_PREFIX}execute_command" and not self._sandbox_ready():
+            return self._error(
+                call,
+                f"commands must run in a sandbox but {bwrap_problem()}; the user did not allow "
+                "running unsandboxed. Use the file tools instead, or ask the user.",
+            )
+        tool_result = _execute_with_llm(self.model, tool, resolved)
+        tool_result.name = call.name
+        return tool_result
+
+    def _ask(self, tool: llm.Tool, call: llm.ToolCall) -> bool:
+        if self.approve is True:
+            return True
+        if callable(self.approve):
+            return bool(self.approve(tool, call))
+        return False
+
+    def _sandbox_ready(self) -> bool:
+        try:
+            self.coding_tools._sandbox()
+            return True
+        except SandboxUnavailable as ex:
+            if self._sandbox_asked or self.allow_unsandboxed is False:
+                return False
+            self._sandbox_asked = True
+            allowed = (
+                self.allow_unsandboxed(str(ex))
+                if callable(self.allow_unsandboxed)
+                else bool(self.allow_unsandboxed)
+            )
+            self.coding_tools._allow_unsandboxed(allowed)
+            return allowed
+
+    def _tool(self, name: str) -> llm.Tool | None:
+        return next((t for t in self.tools if t.name == name), None)
+
+    def _resolve_tool_name(self, name: Any) -> str | None:
+        """The real tool a model meant: exact name, or the short form weak models often use."""
+        if not isinstance(name, str):
+            return None
+        names = [t.name for t in self.tools]
+        if name in names:
+            return name
+        wanted = name.strip().lower()
+        for candidate in names:
+            if candidate.lower() == wanted or _short_name(candidate).lower() == wanted:
+                return candidate
+        return None
+
+    def _unknown_tool_message(self, name: Any) -> str:
+        return (
+            f"Error: there is no tool named {name!r}. Available tools: "
+            + ", ".join(t.name for t in self.tools)
+            + '. Call one of them with its arguments, e.g. CodingTools_read_file with {"path": "README.md"}.'
+        )
+
+    @staticmethod
+    def _error(call: llm.ToolCall, message: str) -> llm.ToolResult:
+        if not message.startswith("Error:"):
+            message = "Error: " + message
+        return llm.ToolResult(name=call.name, output=message, tool_call_id=call.tool_call_id)
+
+    @staticmethod
+    def _cancelled(call: llm.ToolCall, reason: str) -> llm.ToolResult:
+        return llm.ToolResult(
+            name=call.name,
+            output=f"Cancelled: {reason}. Do not retry the same call; adjust your plan or ask the user.",
+            tool_call_id=call.tool_call_id,
+            exception=llm.CancelToolCall(reason),
+        )
+
+    # -- undo, logging, notices -------------------------------------------------------------------
+
+    def undo(self):
+        """Restore the project to how it was before the last turn; returns an ``UndoResult``.
+
+        The model is told what was undone with the next prompt.
+        """
+        if self.undo_history is None:
+            raise AgentStateError("undo is off for this agent")
+        outcome = self.undo_history.undo()
+        self._notes.append(
+            "[Note from the system: the user undid your previous turn. " + outcome.summary()
+            + " Files are back as they were before that turn; re-read before editing.]"
+        )
+        # Our record of what the model last saw is void now.
+        self.coding_tools._seen.clear()
+        return outcome
+
+    def _snapshot(self, label: str) -> None:
+        if self.undo_history is None:
+            return
+        try:
+            self.undo_history.snapshot(label[:80])
+        except CodingAgentError as ex:
+            self._notice(f"undo unavailable for this turn: {ex}")
+
+    def _log(self, response: llm.Response) -> None:
+        if self.db is not None:
+            response.log_to_db(self.db)
+
+    def _notice(self, message: str) -> None:
+        if self.on_notice:
+            self.on_notice(message)
+
+
+# -- helpers ------------------------------------------------------------------------------------
+
+
+def _get_model(model: str | llm.Model | None) -> llm.Model:
+    if isinstance(model, llm.Model) or (model is not None and hasattr(model, "conversation")):
+        return model  # type: ignore[return-value]
+    try:
+        return llm.get_model(model) if model else llm.get_model(llm.get_default_model())
+    except llm.UnknownModelError as ex:
+        raise ModelError(f"unknown model: {ex}") from None
+
+
+def _checked_options(model: llm.Model, options: dict | None) -> dict:
+    """Options validated by the model's own Options class (a typo fails now, not mid-run)."""
+    options = dict(options or {})
+    try:
+        model.Options(**options)
+    except Exception as ex:  # pydantic's ValidationError, or a plugin's own
+        message = str(ex).splitlines()
+        raise ModelError(
+            f"invalid options for {model.model_id}: {', '.join(options) or '(none)'}"
+            f" ({message[0] if message else type(ex).__name__}; see `llm models --options`)"
+        ) from None
+    return options
+
+
+def _short_name(name: str) -> str:
+    return name[len(CODING_TOOL_PREFIX):] if name.startswith(CODING_TOOL_PREFIX) else name
+
+
+def _wrap_tools(tools: Iterable[Any]) -> list[llm.Tool]:
+    wrapped: list[llm.Tool] = []
+    for tool in tools:
+        if isinstance(tool, llm.Tool):
+            wrapped.append(tool)
+        elif isinstance(tool, llm.Toolbox):
+            wrapped.extend(tool.tools())
+        elif isinstance(tool, type) and issubclass(tool, llm.Toolbox):
+            wrapped.extend(tool().tools())
+        elif callable(tool):
+            wrapped.append(llm.Tool.function(tool))
+        else:
+            raise TypeError(f"not a tool: {tool!r}")
+    return wrapped
+
+
+_JSON_TYPES = {
+    "string": str,
+    "integer": int,
+    "number": (int, float),
+    "boolean": bool,
+    "array": list,
+    "object": dict,
+}
+
+
+def _call_shape(tool: llm.Tool) -> str:
+    props = tool.input_schema.get("properties", {})
+    required = set(tool.input_schema.get("required", []))
+    fields = []
+    for name, spec in props.items():
+        kind = spec.get("type") or "/".join(s.get("type", "?") for s in spec.get("anyOf", []))
+        fields.append(f'"{name}": <{kind}{"" if name in required else ", optional"}>')
+    return f"{tool.name} with arguments {{{', '.join(fields)}}}"
+
+
+def _argument_problem(tool: llm.Tool, arguments: Any) -> str | None:
+    """Why ``arguments`` cannot be passed to ``tool`` (None when they can)."""
+    shape = _call_shape(tool)
+    if not isinstance(arguments, dict):
+        return f"arguments must be a JSON object. Call {shape}"
+    if "_raw" in arguments and len(arguments) == 1:
+        raw = str(arguments["_raw"])[:200]
+        return f"the arguments were not valid JSON ({raw!r}). Call {shape}"
+    props = tool.input_schema.get("properties", {})
+    required = tool.input_schema.get("required", [])
+    missing = [r for r in required if r not in arguments]
+    if missing:
+        return f"missing required argument(s): {', '.join(missing)}. Call {shape}"
+    unknown = [k for k in arguments if k not in props]
+    if unknown and props:
+        return f"unknown argument(s): {', '.join(unknown)}. Call {shape}"
+    for name, value in arguments.items():
+        spec = props.get(name, {})
+        kinds = [spec.get("type")] if spec.get("type") else [s.get("type") for s in spec.get("anyOf", [])]
+        kinds = [k for k in kinds if k]
+        if not kinds or value is None and "null" in kinds:
+            continue
+        if value is None:
+            return f"argument {name!r} must not be null. Call {shape}"
+        ok = any(
+            isinstance(value, _JSON_TYPES[k]) and not (k in ("integer", "number") and isinstance(value, bool))
+            for k in kinds
+            if k in _JSON_TYPES
+        )
+        # Numbers sent as strings ("10") are common and harmless: the tools coerce them.
+        if not ok and not (isinstance(value, str) and kinds[0] in ("integer", "number", "boolean")):
+            return f"argument {name!r} must be {'/'.join(kinds)}, got {type(value).__name__}. Call {shape}"
+    return None
+
+
+def _execute_with_llm(model: llm.Model, tool: llm.Tool, call: llm.ToolCall) -> llm.ToolResult:
+    """Run one call through llm's own executor (ToolOutput, exceptions → ``Error:``, PauseChain).
+
+    The carrier response is never sent to the model: it only gives llm's executor its context.
+    """
+    carrier = llm.Response(Prompt("", model, tools=[tool]), model, stream=False)
+    return carrier.execute_tool_calls(tool_calls_list=[call])[0]
+
+
+def _close_response(response: llm.Response) -> None:
+    # llm has no public way to finish a response whose stream ended early; these are the same
+    # steps Response.__iter__ takes at the end of a stream.
+    if response._done:
+        return
+    response._done = True
+    if response.conversation is not None:
+        response.conversation._record_response(response)
+
+
+def _close_interrupted(response: llm.Response) -> None:
+    """Keep the text streamed so far; drop half-received tool calls (they never ran)."""
+    from llm.parts import StreamEvent
+
+    response._stream_events = [e for e in response._stream_events if e.type in ("text", "reasoning")]
+    response._tool_calls = []
+    note = "\n[interrupted by the user]"
+    response._chunks.append(note)
+    response._stream_events.append(StreamEvent(type="text", chunk=note))
+    response._stream_events[-1].part_index = max(
+        (e.part_index for e in response._stream_events[:-1] if e.part_index is not None), default=0
+    )
+    _close_response(response)
+
+
+def _stream_tool_calls(response: llm.Response) -> list[llm.ToolCall]:
+    known = {c.tool_call_id for c in response._tool_calls}
+    calls = []
+    for message in response._messages_now():
+        for part in message.parts:
+            if isinstance(part, ToolCallPart) and not part.server_executed and part.tool_call_id not in known:
+                calls.append(
+                    llm.ToolCall(name=part.name, arguments=part.arguments, tool_call_id=part.tool_call_id)
+                )
+    return calls
+
+
+def _describe_model_error(model: llm.Model, ex: Exception) -> str:
+    text = str(ex) or type(ex).__name__
+    if isinstance(ex, llm.NeedsKeyException) or "api key" in text.lower() or "api_key" in text.lower():
+        key_name = getattr(model, "needs_key", None) or "<provider>"
+        return f"{model.model_id} needs an API key: run `llm keys set {key_name}` ({text})"
+    return f"{model.model_id} failed: {text}"
+
+
+def _db_path(db: Any) -> str | None:
+    if db is None:
+        return None
+    if isinstance(db, (str, os.PathLike)):
+        return os.fspath(db)
+    rows = db.execute("PRAGMA database_list").fetchall()
+    return rows[0][2] if rows else None
+
+
+_ROOT_SPEC = re.compile(r"^CodingTools\((.*)\)$", re.DOTALL)
+
+
+def _logged_root(conversation) -> str | None:
+    for spec in conversation.loaded_tools or []:
+        match = _ROOT_SPEC.match(spec)
+        if match:
+            try:
+                root = json.loads(match.group(1)).get("root")
+            except (ValueError, AttributeError):
+                continue
+            if root and Path(root).is_dir():
+                return root
+    return None

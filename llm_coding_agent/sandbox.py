@@ -1,0 +1,151 @@
+"""Bubblewrap confinement for model-written shell commands (Linux only).
+
+The policy is deliberately simple so it can be explained to the user in one sentence: the command
+sees the whole filesystem read-only, may write only inside the project root and a private ``/tmp``,
+has no network unless asked for, and cannot outlive the tool call.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import ToolError
+
+__all__ = [
+    "SandboxConfig",
+    "SandboxUnavailable",
+    "bwrap_problem",
+    "find_bwrap",
+    "wrap_argv",
+]
+
+
+class SandboxUnavailable(ToolError):
+    """A sandbox was requested but bubblewrap cannot run here; nothing was executed.
+
+    ``reason`` is a one-line explanation suitable for showing to the user, who decides whether to
+    run unsandboxed. Running unsandboxed silently would defeat the point of asking for a sandbox.
+    """
+
+    def __init__(self, reason: str):
+        super().__init__(f"sandbox unavailable: {reason}")
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class SandboxConfig:
+    """Where a sandboxed command may write (``root``) and whether it may use the network."""
+
+    root: Path
+    network: bool = False
+
+    def __post_init__(self) -> None:
+        # Canonicalise once: a symlinked root would otherwise be bound at the link path while the
+        # command's cwd (and every path the tools compute) uses the real one.
+        object.__setattr__(self, "root", Path(os.path.realpath(os.fspath(self.root))))
+
+
+def find_bwrap() -> str | None:
+    """Absolute path of the ``bwrap`` executable on ``PATH``, or ``None``."""
+    return shutil.which("bwrap")
+
+
+#: bwrap path (or None) -> problem (or None). Keyed by path so a changed lookup is re-probed.
+_PROBLEMS: dict[str | None, str | None] = {}
+
+_PROBE_TIMEOUT = 15.0
+
+
+def bwrap_problem() -> str | None:
+    """``None`` when bubblewrap is installed and can start a sandbox here, else a one-line reason.
+
+    The probe runs ``true`` under exactly the policy :func:`wrap_argv` produces, because the usual
+    failures (no unprivileged user namespaces, a container without ``CAP_SYS_ADMIN``, a seccomp
+    filter) only show up when the namespaces are actually created. The result is cached per process.
+    """
+    bwrap = find_bwrap()
+    if bwrap in _PROBLEMS:
+        return _PROBLEMS[bwrap]
+    if bwrap is None:
+        problem: str | None = "bwrap not found; install the bubblewrap package"
+    else:
+        problem = _probe(bwrap)
+    _PROBLEMS[bwrap] = problem
+    return problem
+
+
+def _probe(bwrap: str) -> str | None:
+    with tempfile.TemporaryDirectory(prefix="llm-code-bwrap-probe-") as probe_root:
+        argv = wrap_argv(["true"], SandboxConfig(Path(probe_root)), bwrap=bwrap)
+        try:
+            result = subprocess.run(
+                argv,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+                timeout=_PROBE_TIMEOUT,
+                start_new_session=True,
+            )
+        except subprocess.TimeoutExpired:
+            return f"bwrap cannot start here: a trivial sandbox did not finish in {_PROBE_TIMEOUT:g} s"
+        except OSError as exc:
+            return f"bwrap cannot start here: {exc}"
+    if result.returncode != 0:
+        detail = " ".join(result.stderr.decode("utf-8", "replace").split()) or (
+            f"exit code {result.returncode}"
+        )
+        return f"bwrap cannot start here: {detail}"
+    return None
+
+
+def wrap_argv(
+    argv: list[str],
+    config: SandboxConfig,
+    *,
+    chdir: Path | None = None,
+    bwrap: str | None = None,
+) -> list[str]:
+    """``argv`` prefixed with a bubblewrap invocation enforcing the sandbox policy.
+
+    * ``/`` is bound read-only, with a fresh ``/dev`` and ``/proc`` and a private tmpfs ``/tmp``.
+    * ``config.root`` is bound read-write at its own path. It is bound after the ``/tmp`` tmpfs,
+      otherwise a project living under ``/tmp`` would be hidden by the empty tmpfs.
+    * Every namespace is unshared (so the network is gone, including ``127.0.0.1`` of the host)
+      unless ``config.network`` re-shares the network namespace.
+    * All capabilities are dropped: when the agent runs as root (containers, CI) a process keeping
+      ``CAP_SYS_ADMIN`` could simply ``mount -o remount,rw /`` and undo the read-only view.
+    * ``--die-with-parent`` and the PID namespace mean daemons started by the command die with it;
+      ``--new-session`` stops the command from pushing keystrokes into the user's terminal.
+
+    ``chdir`` (default: the root) must lie inside the root, since other places may be hidden.
+    """
+    root = config.root
+    if not root.is_absolute() or str(root) == os.sep:
+        raise ToolError(f"sandbox root must be an absolute directory other than /: {root}")
+    workdir = Path(os.path.realpath(chdir)) if chdir is not None else root
+    if not (workdir == root or str(workdir).startswith(str(root) + os.sep)):
+        raise ToolError(f"sandboxed commands must run inside the project root {root}; got {workdir}")
+    prefix = [
+        bwrap or find_bwrap() or "bwrap",
+        "--ro-bind", "/", "/",
+        "--dev", "/dev",
+        "--proc", "/proc",
+        "--tmpfs", "/tmp",
+        "--bind", str(root), str(root),
+        "--unshare-all",
+    ]
+    if config.network:
+        prefix.append("--share-net")
+    prefix += [
+        "--cap-drop", "ALL",
+        "--die-with-parent",
+        "--new-session",
+        "--chdir", str(workdir),
+        "--",
+    ]
+    return prefix + list(argv)

@@ -1,0 +1,393 @@
+"""One ``llm code`` session: builds the agent from the options and settings, then runs it
+interactively (prompts, approvals, ``!`` commands) or headless (``-p``, optionally ``--json``)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+import llm
+
+from .agent import AgentResult, AgentStateError, CodingAgent, ModelError
+from .errors import CodingAgentError
+from .settings import SettingsError, load_settings
+from .ui import TerminalUI, short_tool_name
+
+__all__ = ["Session", "SessionError", "EXIT_OK", "EXIT_ERROR", "EXIT_LIMIT"]
+
+#: Exit status: the run ended normally.
+EXIT_OK = 0
+#: Exit status: an error (bad option, model failure, ...).
+EXIT_ERROR = 1
+#: Exit status: the run stopped at a limit (chain limit, repeated failures, budget).
+EXIT_LIMIT = 3
+
+HELP = """\
+In-session commands:
+  !help            this help
+  !quit, !exit     leave (Ctrl-D works too)
+  !yolo            toggle approving every tool call
+  !model [ID]      show or switch the model (history is kept)
+  !tokens          tokens used in this session (and cost where llm knows prices)
+  !undo            restore the files to how they were before the last turn
+  !clear           start a new conversation with the same settings
+Messages: Enter sends; Esc then Enter inserts a newline (piped input: end a line with \\ to continue).
+Ctrl-C cancels the running turn; Ctrl-C again at the prompt, or Ctrl-D, exits."""
+
+
+
+
+class SessionError(CodingAgentError):
+    """A problem that ends ``llm code`` with one line and exit status 1."""
+
+
+def _exit_status(result: AgentResult) -> int:
+    return EXIT_LIMIT if result.stop_reason in ("limit", "repeated_failures") else EXIT_OK
+
+
+class Session:
+    def __init__(self, opts, ui: TerminalUI | None = None):
+        self.opts = opts
+        self.headless = opts.print_prompt is not None
+        self.root = Path(opts.directory).expanduser()
+        if not self.root.is_dir():
+            raise SessionError(f"directory does not exist: {opts.directory}")
+        self.root = self.root.resolve()
+        self.ui = ui or TerminalUI(
+            stdout=sys.stderr if self.headless else sys.stdout,
+            history_path=llm.user_dir() / "llm-code-history.txt",
+        )
+        self.db = self._open_db()
+        try:
+            self.settings = load_settings(self.root, trust=None if self.headless else self._trust_project)
+        except SettingsError as ex:
+            raise SessionError(str(ex)) from None
+        if self.settings.untrusted_project_file is not None and self.settings.project_allow_pending:
+            self.ui.notice(
+                f"{self.settings.untrusted_project_file} has allow rules that are inactive until you "
+                "trust it (run interactively to be asked)"
+            )
+        self.extra_tools = self._gather_tools(opts.tool_specs, opts.functions)
+        self.agent = self._make_agent()
+
+    # -- construction -----------------------------------------------------------------------------
+
+    def _open_db(self):
+        from llm.cli import logs_db_path, logs_on
+        from llm.migrations import migrate
+        import sqlite_utils
+
+        if not logs_on():
+            if self.opts.continue_ or self.opts.conversation_id:
+                raise SessionError("cannot continue a conversation: logging is off (`llm logs on`)")
+            return None
+        db = sqlite_utils.Database(logs_db_path())
+        migrate(db)
+        return db
+
+    def _trust_project(self, path: Path, data: dict) -> bool:
+        rules = ", ".join(data.get("allow", [])) or "(none)"
+        return self.ui.confirm(
+            f"{path} (from the project) wants to pre-approve commands: {rules}. Trust this file?"
+        )
+
+    def _gather_tools(self, specs, functions) -> list:
+        if not specs and not functions:
+            return []
+        from llm.cli import _gather_tools
+
+        try:
+            return _gather_tools(list(specs), list(functions))
+        except click.ClickException as ex:
+            raise SessionError(ex.message) from None
+
+    def _agent_kwargs(self) -> dict[str, Any]:
+        o, s = self.opts, self.settings
+        return dict(
+            root=str(self.root),
+            approve=True if o.yolo else self._headless_approve if self.headless else self._approve,
+            chain_limit=o.chain_limit,
+            system=o.system,
+            key=o.key,
+            options=o.options,
+            disabled_tools=o.no_tools,
+            tools=self.extra_tools,
+            on_text=self._on_text,
+            on_tool=self._on_tool,
+            db=self.db,
+            allow=list(s.allow) + list(o.allow),
+            deny=list(s.deny) + list(o.deny),
+            sandbox=o.sandbox or s.sandbox or "auto",
+            network=o.network if o.network is not None else bool(s.network),
+            env_allow=s.env_allow,
+            allow_unsandboxed=False if self.headless else self._allow_unsandboxed,
+            undo=o.undo,
+            on_notice=self.ui.notice,
+        )
+
+    def _make_agent(self, fresh: bool = False) -> CodingAgent:
+        o = self.opts
+        kwargs = self._agent_kwargs()
+        try:
+            if not fresh and (o.continue_ or o.conversation_id):
+                if o.model_id:
+                    kwargs["model"] = self._model(o.model_id)
+                if o.directory == ".":
+                    kwargs.pop("root")  # the logged root wins unless -d was given
+                agent = CodingAgent.load(o.conversation_id, db=self.db, **kwargs)
+            else:
+                agent = CodingAgent(model=self._model(o.model_id), **kwargs)
+        except (AgentStateError, ModelError) as ex:
+            raise SessionError(str(ex)) from None
+        self._check_model(agent.model)
+        return agent
+
+    def _model(self, model_id: str | None) -> llm.Model:
+        try:
+            model = llm.get_model(model_id) if model_id else llm.get_model(llm.get_default_model())
+        except llm.UnknownModelError:
+            raise SessionError(
+                f"unknown model: {model_id or llm.get_default_model()} (see `llm models`)"
+            ) from None
+        self._check_model(model)
+        return model
+
+    def _check_model(self, model) -> None:
+        if not getattr(model, "supports_tools", False):
+            raise SessionError(
+                f"model {model.model_id} does not support tools; pick one that does with -m (see `llm models`)"
+            )
+        needs_key = getattr(model, "needs_key", None)
+        if needs_key:
+            try:
+                key = model.get_key(self.opts.key)
+            except llm.NeedsKeyException:
+                key = None
+            if not key:
+                env = getattr(model, "key_env_var", None)
+                raise SessionError(
+                    f"model {model.model_id} needs an API key: run `llm keys set {needs_key}`"
+                    + (f" or set {env}" if env else "")
+                )
+
+    # -- callbacks --------------------------------------------------------------------------------
+
+    def _on_text(self, chunk: str) -> None:
+        if self.opts.json_output:
+            self._emit({"type": "text", "text": chunk})
+        elif self.headless:
+            sys.stdout.write(chunk)
+            sys.stdout.flush()
+        else:
+            self.ui.stream_text(chunk)
+
+    def _on_tool(self, call: llm.ToolCall, result: llm.ToolResult) -> None:
+        if self.opts.json_output:
+            self._emit({
+                "type": "tool_call", "id": call.tool_call_id, "name": call.name,
+                "arguments": call.arguments,
+            })
+            self._emit({
+                "type": "tool_result", "id": call.tool_call_id, "name": call.name,
+                "output": result.output, "error": result.output.startswith(("Error:", "Cancelled:")),
+            })
+            return
+        self.ui.tool_line(call, result)
+        if not self.headless:
+            self.ui.waiting()
+
+    def _emit(self, event: dict) -> None:
+        sys.stdout.write(json.dumps(event, default=str) + "\n")
+        sys.stdout.flush()
+
+    def _headless_approve(self, tool, call) -> bool:
+        raise llm.CancelToolCall(
+            "running headless (-p) without --yolo or a matching --allow rule, so nothing that "
+            "changes files or runs commands can be approved"
+        )
+
+    def _approve(self, tool, call) -> bool:
+        agent = self.agent
+        name = short_tool_name(tool.name)
+        arguments = call.arguments if isinstance(call.arguments, dict) else {}
+        if tool.name.startswith("CodingTools_"):
+            preview = agent.coding_tools._preview(name, arguments)
+        else:
+            preview = "$ " + tool.name + " " + json.dumps(arguments)
+        decision = agent.policy.decide(tool.name, arguments)
+        title = {"write_file": "Write", "edit_file": "Edit", "execute_command": "Run"}.get(name, "Call")
+        subject = arguments.get("path") or arguments.get("command") or tool.name
+        title = f"{title} {subject}?"
+        if decision.destructive:
+            title += f"  (destructive: {decision.reason})"
+        always = None if decision.destructive else agent.policy.always_description(tool.name, arguments)
+        answer = self.ui.ask_approval(title, preview, always)
+        if answer.kind == "always":
+            allowed = agent.policy.remember_always(tool.name, arguments)
+            if allowed:
+                self.ui.notice(f"allowed {allowed}", style="dim")
+            return True
+        if answer.kind == "yes":
+            return True
+        if answer.reason:
+            raise llm.CancelToolCall(answer.reason)
+        return False
+
+    def _allow_unsandboxed(self, reason: str) -> bool:
+        self.ui.notice(f"Sandbox unavailable: {reason}")
+        return self.ui.confirm("Run commands WITHOUT a sandbox for this session?")
+
+    # -- running ----------------------------------------------------------------------------------
+
+    def run_headless(self, task: str) -> int:
+        try:
+            result = self.agent.run(task)
+        except (ModelError, AgentStateError) as ex:
+            if self.opts.json_output:
+                self._emit({"type": "final", "status": "error", "error": str(ex)})
+            raise SessionError(str(ex)) from None
+        status = _exit_status(result)
+        if self.opts.json_output:
+            self._emit({
+                "type": "final",
+                "text": result.text,
+                "status": {"done": "ok"}.get(result.stop_reason, result.stop_reason),
+                "stop_reason": result.stop_reason,
+                "hit_limit": result.hit_limit,
+                "usage": {"input": result.usage.input, "output": result.usage.output},
+                "model_calls": result.model_calls,
+                "tool_calls": len(result.tool_calls),
+                "conversation_id": self.agent.conversation_id,
+            })
+        else:
+            if result.text and not result.text.endswith("\n"):
+                sys.stdout.write("\n")
+            if result.stop_reason != "done":
+                self.ui.notice(self._stop_message(result))
+        return EXIT_ERROR if result.interrupted else status
+
+    def _stop_message(self, result: AgentResult) -> str:
+        return {
+            "limit": f"Stopped after {self.opts.chain_limit} tool rounds (--chain-limit); say 'continue' to go on.",
+            "repeated_failures": "Stopped: the model kept repeating a failing call.",
+            "interrupted": "Interrupted.",
+        }.get(result.stop_reason, result.stop_reason)
+
+    def run_interactive(self, first_prompt: str | None) -> int:
+        self._header()
+        if self.agent.paused:
+            self.ui.notice("This conversation stopped with tool calls waiting for approval.")
+            self._turn(resume=True)
+        pending = first_prompt
+        interrupts = 0
+        while True:
+            if pending is None:
+                try:
+                    pending = self.ui.read_prompt()
+                except KeyboardInterrupt:
+                    interrupts += 1
+                    if interrupts >= 2:
+                        return 0
+                    self.ui.notice("(Ctrl-C again or Ctrl-D to exit)", style="dim")
+                    continue
+                if pending is None:
+                    return 0
+            interrupts = 0
+            text, pending = pending.strip(), None
+            if not text:
+                continue
+            if text.startswith("!"):
+                if self._command(text) == "quit":
+                    return 0
+                continue
+            self._turn(text)
+
+    def _turn(self, text: str | None = None, resume: bool = False) -> None:
+        self.ui.waiting()
+        try:
+            if resume:
+                # Pending calls from a logged session: ask for each, as in a live turn.
+                decided = {c.tool_call_id for c in self.agent.pending_tool_calls if self._approve_pending(c)}
+                result = self.agent.resume(approve=decided)
+            else:
+                result = self.agent.run(text)
+        except (ModelError, AgentStateError) as ex:
+            self.ui.error(str(ex))
+            return
+        except KeyboardInterrupt:
+            self.ui.notice("Interrupted.")
+            return
+        finally:
+            self.ui.end_turn()
+        if result.stop_reason != "done":
+            self.ui.notice(self._stop_message(result))
+
+    def _approve_pending(self, call: llm.ToolCall) -> bool:
+        tool = self.agent._tool(self.agent._resolve_tool_name(call.name) or "")
+        if tool is None or self.agent.decide(call).verdict.value == "allow":
+            return True
+        try:
+            return self._approve(tool, call)
+        except llm.CancelToolCall:
+            return False
+
+    def _header(self) -> None:
+        mode = "yolo" if self.agent.policy.yolo else "ask before changes"
+        if self.agent.policy.rules.allow:
+            mode += f" · allow {', '.join(self.agent.policy.rules.allow)}"
+        self.ui.header(
+            self.agent.model.model_id, self.agent.root, mode,
+            self.agent.coding_tools._sandbox_status(), self.agent.conversation_id,
+        )
+
+    # -- ! commands -------------------------------------------------------------------------------
+
+    def _command(self, text: str) -> str | None:
+        name, _, arg = text[1:].partition(" ")
+        name, arg = name.lower(), arg.strip()
+        if name in ("quit", "exit", "q"):
+            return "quit"
+        if name == "help":
+            self.ui.notice(HELP, style="")
+        elif name == "yolo":
+            policy = self.agent.policy
+            policy.yolo = not policy.yolo
+            self.ui.notice("yolo on: every tool call is approved (deny rules still apply)" if policy.yolo
+                           else "yolo off: changes and commands ask first")
+        elif name == "model":
+            if not arg:
+                self.ui.notice(f"model: {self.agent.model.model_id}", style="")
+            else:
+                try:
+                    self.agent.set_model(self._model(arg))
+                    self.ui.notice(f"switched to {self.agent.model.model_id}; history kept", style="")
+                except SessionError as ex:
+                    self.ui.error(str(ex))
+        elif name == "tokens":
+            self.ui.notice(self._tokens_report(), style="")
+        elif name == "undo":
+            try:
+                outcome = self.agent.undo()
+                self.ui.notice(outcome.summary(), style="")
+            except CodingAgentError as ex:
+                self.ui.error(str(ex))
+        elif name == "clear":
+            self.agent = self._make_agent(fresh=True)
+            self.ui.notice(f"new conversation {self.agent.conversation_id}", style="")
+        else:
+            self.ui.error(f"unknown command !{name}; !help lists them")
+        return None
+
+    def _tokens_report(self) -> str:
+        usage = self.agent.usage
+        def fmt(n):
+            return "not reported" if n is None else f"{n:,}"
+        return (
+            f"session tokens: input {fmt(usage.input)}, output {fmt(usage.output)} "
+            f"(model {self.agent.model.model_id}; llm has no price data, so no cost is shown)"
+        )
+
+

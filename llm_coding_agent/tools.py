@@ -1,0 +1,287 @@
+"""``CodingTools``: the six tools, confined to one root directory, as an ``llm.Toolbox``.
+
+Models see them as ``CodingTools_read_file`` and so on; Python callers use the methods directly.
+Each tool returns a string; anything that goes wrong comes back as ``Error: ...`` with a hint the
+model can act on, never as an exception.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from pathlib import Path
+from typing import Callable
+
+import llm
+
+from . import files, search, shell
+from .errors import ToolError
+from .paths import relative_display, resolve_in_root, resolve_root
+from .sandbox import SandboxConfig, SandboxUnavailable, bwrap_problem
+
+__all__ = ["CodingTools", "READ_ONLY_TOOLS", "MUTATING_TOOLS"]
+
+#: Tool methods that never change anything: they never need approval.
+READ_ONLY_TOOLS = frozenset({"read_file", "list_files", "search_files"})
+#: Tool methods that change files or run commands.
+MUTATING_TOOLS = frozenset({"write_file", "edit_file", "execute_command"})
+
+MAX_COMMAND_TIMEOUT = 600
+SANDBOX_MODES = ("auto", "on", "off")
+
+
+def _tool(method: Callable[..., str]) -> Callable[..., str]:
+    """Turn a ToolError (and bad argument types) into the ``Error: ...`` string the model reads."""
+
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs) -> str:
+        try:
+            return method(self, *args, **kwargs)
+        except ToolError as ex:
+            return f"Error: {ex}"
+        except (TypeError, ValueError) as ex:
+            return f"Error: invalid arguments for {method.__name__}: {ex}"
+        except OSError as ex:
+            return f"Error: {ex.strerror or ex} ({method.__name__})"
+
+    return wrapper
+
+
+def _as_int(value, name: str) -> int:
+    if isinstance(value, bool):
+        raise ToolError(f"{name} must be an integer, not a boolean")
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        return int(value)
+    raise ToolError(f"{name} must be an integer, got {value!r}")
+
+
+def _as_str(value, name: str) -> str:
+    if not isinstance(value, str):
+        raise ToolError(f"{name} must be a string, got {type(value).__name__}")
+    return value
+
+
+class CodingTools(llm.Toolbox):
+    """Read, write, edit, list and search files and run commands inside one project directory.
+
+    Every path is relative to the project root (absolute paths inside it work too); nothing outside
+    the root can be read or written, symlinks included.
+    """
+
+    #: The llm plugin that provides this toolbox. llm only rebuilds plugin tools when a logged
+    #: conversation is continued, so it must be set even when the class is used directly.
+    plugin = "coding_agent"
+
+    def __init__(
+        self,
+        root: str = ".",
+        sandbox: str = "auto",
+        network: bool = False,
+        env_allow: list | None = None,
+    ):
+        # Constructor arguments are logged as JSON by llm, so they are plain str/bool/list.
+        if sandbox not in SANDBOX_MODES:
+            raise ValueError(f"sandbox must be one of {', '.join(SANDBOX_MODES)}")
+        self._root = resolve_root(root)
+        self._sandbox_mode = sandbox
+        self._network = bool(network)
+        self._env_allow = list(env_allow or [])
+        self._unsandboxed_ok = sandbox == "off"
+        # (mtime_ns, size) of each file when this toolbox last read or wrote it: stale-edit guard.
+        self._seen: dict[Path, tuple[int, int]] = {}
+
+    # -- helpers (underscored: llm only turns public methods into tools) -------------------------
+
+    def _resolve(self, path: str, *, for_write: bool = False) -> tuple[Path, str]:
+        real = resolve_in_root(self._root, _as_str(path, "path"), for_write=for_write)
+        return real, relative_display(self._root, real)
+
+    def _remember(self, real: Path) -> None:
+        try:
+            st = real.stat()
+        except OSError:
+            self._seen.pop(real, None)
+            return
+        self._seen[real] = (st.st_mtime_ns, st.st_size)
+
+    def _check_fresh(self, real: Path, display: str) -> None:
+        seen = self._seen.get(real)
+        if seen is None:
+            return
+        try:
+            st = real.stat()
+        except FileNotFoundError:
+            raise ToolError(
+                f"{display} was deleted since you last read it; check with list_files before writing"
+            ) from None
+        if (st.st_mtime_ns, st.st_size) != seen:
+            raise ToolError(
+                f"{display} changed on disk since you last read or wrote it (another program or "
+                "the user edited it); read_file it again, then redo your change"
+            )
+
+    def _sandbox(self) -> SandboxConfig | None:
+        """The sandbox for the next command, or None when the user chose to run unsandboxed."""
+        if self._sandbox_mode == "off":
+            return None
+        problem = bwrap_problem()
+        if problem is None:
+            return SandboxConfig(root=self._root, network=self._network)
+        if self._unsandboxed_ok and self._sandbox_mode == "auto":
+            return None
+        raise SandboxUnavailable(
+            f"commands run sandboxed, but {problem}. Tell the user; they can allow unsandboxed "
+            "commands (sandbox off) or install bubblewrap"
+        )
+
+    def _allow_unsandboxed(self, allowed: bool = True) -> None:
+        """Called once the user agreed to run commands without a sandbox (bwrap unavailable)."""
+        self._unsandboxed_ok = allowed
+
+    def _sandbox_status(self) -> str:
+        """One line for headers: whether commands run sandboxed."""
+        if self._sandbox_mode == "off":
+            return "sandbox off"
+        problem = bwrap_problem()
+        if problem is None:
+            return "sandboxed (bwrap" + (", network on)" if self._network else ", no network)")
+        return f"NOT sandboxed: {problem}"
+
+    def _preview(self, name: str, arguments: dict) -> str:
+        """What a mutating call would do, computed without touching anything (approval prompts)."""
+        try:
+            if name == "write_file":
+                real, display = self._resolve(arguments.get("path"), for_write=True)
+                content = _as_str(arguments.get("content"), "content")
+                before = files.decode_file(real, display).text if real.exists() else ""
+                return files.unified_diff(before, content, display) or f"(no change to {display})"
+            if name == "edit_file":
+                real, display = self._resolve(arguments.get("path"), for_write=True)
+                decoded = files.decode_file(real, display)
+                after = files.plan_edit(
+                    decoded.text,
+                    arguments.get("old_string"),
+                    arguments.get("new_string"),
+                    bool(arguments.get("replace_all", False)),
+                    display,
+                )
+                return files.unified_diff(decoded.text, after, display)
+            if name == "execute_command":
+                return f"$ {arguments.get('command')}"
+        except ToolError as ex:
+            return f"(this call will fail: {ex})"
+        return ""
+
+    # -- the tools --------------------------------------------------------------------------------
+
+    @_tool
+    def read_file(self, path: str, offset: int = 0, limit: int = 2000) -> str:
+        """Read a text file, with line numbers (like `cat -n`).
+
+        offset: 0-based index of the first line to show; limit: how many lines (default 2000).
+        Long files end with a line telling the offset to read on from. Read a file before editing it.
+        """
+        real, display = self._resolve(path)
+        page = files.read_page(real, display, _as_int(offset, "offset"), _as_int(limit, "limit"))
+        self._remember(real)
+        return page
+
+    @_tool
+    def write_file(self, path: str, content: str) -> str:
+        """Create a file, or replace a file's whole content. Parent directories are created.
+
+        Prefer edit_file for changing part of an existing file.
+        """
+        real, display = self._resolve(path, for_write=True)
+        content = _as_str(content, "content")
+        if real.is_dir():
+            raise ToolError(f"{display} is a directory; give a file path")
+        existed = real.exists()
+        encoding, mode = "utf-8", None
+        if existed:
+            self._check_fresh(real, display)
+            try:
+                old = files.decode_file(real, display)
+                encoding, mode = old.encoding, old.mode
+                # Keep a CRLF file CRLF: models almost always send "\n".
+                if "\r\n" in old.text and "\r\n" not in content:
+                    content = content.replace("\n", "\r\n")
+            except ToolError:
+                mode = os.stat(real).st_mode & 0o7777  # binary file being replaced
+        data = files.encode_text(content, encoding, display)
+        files.atomic_write(real, data, mode)
+        self._remember(real)
+        verb = "Overwrote" if existed else "Created"
+        return f"{verb} {display} ({len(data)} bytes)"
+
+    @_tool
+    def edit_file(
+        self, path: str, old_string: str, new_string: str, replace_all: bool = False
+    ) -> str:
+        """Replace exact text in a file and return the diff.
+
+        old_string must match the file exactly (including indentation) and occur once, unless
+        replace_all is true. Copy it from read_file output without the line-number prefix.
+        """
+        real, display = self._resolve(path, for_write=True)
+        old_string = _as_str(old_string, "old_string")
+        new_string = _as_str(new_string, "new_string")
+        if not isinstance(replace_all, bool):
+            replace_all = str(replace_all).strip().lower() in ("true", "1", "yes")
+        self._check_fresh(real, display)
+        decoded = files.decode_file(real, display)
+        after = files.plan_edit(decoded.text, old_string, new_string, replace_all, display)
+        files.atomic_write(real, files.encode_text(after, decoded.encoding, display), decoded.mode)
+        self._remember(real)
+        diff = files.unified_diff(decoded.text, after, display)
+        added, removed = files.diff_stats(diff)
+        return f"Edited {display} (+{added} -{removed})\n{diff}"
+
+    @_tool
+    def list_files(self, pattern: str = "**/*", path: str = ".") -> str:
+        """List files matching a glob (e.g. "**/*.py", "src/*.js") under a directory, newest first.
+
+        Skips hidden directories, node_modules, __pycache__ and anything .gitignore excludes.
+        """
+        real, display = self._resolve(path)
+        if not real.is_dir():
+            raise ToolError(f"{display} is not a directory; give a directory as path")
+        return search.list_files(self._root, real, _as_str(pattern, "pattern") or "**/*")
+
+    @_tool
+    def search_files(
+        self, pattern: str, path: str = ".", glob: str | None = None, max_results: int = 100
+    ) -> str:
+        """Search file contents with a regular expression (ripgrep syntax).
+
+        Returns lines as path:line:content (paths relative to the project root). glob filters files
+        (e.g. "*.py"); path limits the search to a directory or file.
+        """
+        real, display = self._resolve(path)
+        if glob is not None:
+            glob = _as_str(glob, "glob")
+        return search.search_files(
+            self._root, real, _as_str(pattern, "pattern"), glob, _as_int(max_results, "max_results")
+        )
+
+    @_tool
+    def execute_command(self, command: str, timeout: int = 120) -> str:
+        """Run a shell command in the project root and return its output and exit code.
+
+        stdout and stderr are combined; stdin is closed (nothing can wait for input). timeout is in
+        seconds (at most 600). Use it to run tests, linters, git and build tools.
+        """
+        command = _as_str(command, "command")
+        if not command.strip():
+            raise ToolError("command is empty")
+        seconds = _as_int(timeout, "timeout")
+        if seconds < 1:
+            raise ToolError("timeout must be at least 1 second")
+        seconds = min(seconds, MAX_COMMAND_TIMEOUT)
+        env = shell.child_environment(os.environ, self._env_allow)
+        result = shell.run_command(command, self._root, seconds, env=env, sandbox=self._sandbox())
+        return shell.format_command_output(result, seconds)

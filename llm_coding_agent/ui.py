@@ -1,0 +1,287 @@
+"""The terminal UI of ``llm code``: rendering with rich, input with prompt_toolkit.
+
+Nothing here knows how the agent works; :mod:`llm_coding_agent.cli` wires the two together.
+Plain text (no colour, no live updates) whenever output is not a terminal or ``NO_COLOR`` is set.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Callable
+
+import llm
+from rich.console import Console
+from rich.live import Live
+from rich.markdown import Markdown
+from rich.text import Text
+
+from .files import diff_stats
+
+__all__ = ["TerminalUI", "ApprovalAnswer", "tool_summary", "short_tool_name"]
+
+_KEY_ARGUMENT = {
+    "read_file": "path",
+    "write_file": "path",
+    "edit_file": "path",
+    "list_files": "pattern",
+    "search_files": "pattern",
+    "execute_command": "command",
+}
+
+
+def short_tool_name(name: str) -> str:
+    return name.split("_", 1)[1] if name.startswith("CodingTools_") else name
+
+
+def _count_lines(output: str, prefix_check: Callable[[str], bool]) -> int:
+    return sum(1 for line in output.splitlines() if prefix_check(line))
+
+
+def tool_summary(call: llm.ToolCall, result: llm.ToolResult) -> tuple[str, str, str]:
+    """(tool, key argument, outcome) for the one-line display of a tool call."""
+    name = short_tool_name(call.name)
+    args = call.arguments if isinstance(call.arguments, dict) else {}
+    key = args.get(_KEY_ARGUMENT.get(name, ""), "")
+    if not key and args:
+        key = next(iter(args.values()))
+    key = str(key).replace("\n", " ⏎ ")
+    if len(key) > 80:
+        key = key[:77] + "..."
+    out = result.output or ""
+    if out.startswith("Error:"):
+        return name, key, "error: " + out.splitlines()[0][7:][:100]
+    if out.startswith("Cancelled:"):
+        return name, key, "declined"
+    if name == "read_file":
+        outcome = f"{_count_lines(out, lambda l: l[:7].strip().isdigit())} lines"
+    elif name == "search_files":
+        n = _count_lines(out, lambda l: not l.startswith(("[", "No matches")))
+        outcome = f"{n} matches"
+    elif name == "list_files":
+        n = _count_lines(out, lambda l: not l.startswith(("[", "No files")))
+        outcome = f"{n} files"
+    elif name == "edit_file":
+        added, removed = diff_stats(out)
+        outcome = f"+{added} -{removed}"
+    elif name == "write_file":
+        outcome = out.split(" (")[0].split(" ")[0].lower() + " " + (out.rsplit("(", 1)[-1].rstrip(")") if "(" in out else "")
+    elif name == "execute_command":
+        last = out.rstrip().splitlines()[-1] if out.strip() else ""
+        outcome = last.replace("Exit code: ", "exit ") if last.startswith("Exit code:") else "done"
+    else:
+        outcome = f"{len(out)} chars"
+    return name, key, outcome.strip()
+
+
+class ApprovalAnswer:
+    """The user's answer to an approval prompt."""
+
+    def __init__(self, kind: str, reason: str = ""):
+        self.kind = kind  # "yes", "always", "no"
+        self.reason = reason
+
+
+class TerminalUI:
+    """Everything ``llm code`` shows and reads."""
+
+    def __init__(self, stdout=None, stdin=None, history_path: Path | None = None):
+        self.out = stdout or sys.stdout
+        self.stdin = stdin or sys.stdin
+        self.interactive_in = _isatty(self.stdin)
+        self.rich = _isatty(self.out) and not os.environ.get("NO_COLOR")
+        self.console = Console(
+            file=self.out,
+            force_terminal=self.rich,
+            no_color=not self.rich,
+            highlight=False,
+            soft_wrap=not self.rich,
+            emoji=False,
+        )
+        self._history_path = history_path
+        self._session = None
+        self._live: Live | None = None
+        self._streamed = ""
+        self._status = None
+
+    # -- output -----------------------------------------------------------------------------------
+
+    def header(self, model_id: str, root: Path, mode: str, sandbox: str, conversation_id: str) -> None:
+        line = f"llm code · {model_id} · {root} · {mode} · {sandbox}"
+        self.console.print(Text(line, style="bold"))
+        self.console.print(
+            Text(f"conversation {conversation_id} · !help for commands · Ctrl-D to exit", style="dim")
+        )
+
+    def notice(self, message: str, style: str = "yellow") -> None:
+        self._end_stream()
+        self.console.print(Text(message, style=style))
+
+    def error(self, message: str) -> None:
+        self.notice(f"Error: {message}", style="bold red")
+
+    def waiting(self) -> None:
+        """A spinner until the first output of a model response (terminal only)."""
+        if self.rich and self._status is None:
+            self._status = self.console.status("thinking…", spinner="dots")
+            self._status.start()
+
+    def _stop_waiting(self) -> None:
+        if self._status is not None:
+            self._status.stop()
+            self._status = None
+
+    def stream_text(self, chunk: str) -> None:
+        self._stop_waiting()
+        self._streamed += chunk
+        if self.rich:
+            if self._live is None:
+                self._live = Live(
+                    Markdown(self._streamed), console=self.console, refresh_per_second=8,
+                    vertical_overflow="visible",
+                )
+                self._live.start()
+            self._live.update(Markdown(self._streamed))
+        else:
+            self.out.write(chunk)
+            self.out.flush()
+
+    def _end_stream(self) -> None:
+        self._stop_waiting()
+        if self._live is not None:
+            self._live.update(Markdown(self._streamed))
+            self._live.stop()
+            self._live = None
+        elif self._streamed and not self._streamed.endswith("\n"):
+            self.out.write("\n")
+            self.out.flush()
+        self._streamed = ""
+
+    def end_turn(self) -> None:
+        self._end_stream()
+
+    def tool_line(self, call: llm.ToolCall, result: llm.ToolResult) -> None:
+        self._end_stream()
+        name, key, outcome = tool_summary(call, result)
+        style = "red" if outcome.startswith(("error", "declined")) else "green"
+        if outcome.startswith("exit ") and outcome != "exit 0":
+            style = "red"
+        line = Text("● ", style=style)
+        line.append(name, style="bold")
+        if key:
+            line.append(f" {key}", style="cyan")
+        line.append(f" → {outcome}", style=style)
+        self.console.print(line)
+        if name == "edit_file" and not outcome.startswith(("error", "declined")):
+            self.show_diff("\n".join(result.output.splitlines()[1:]))
+
+    def show_diff(self, diff: str) -> None:
+        for line in diff.splitlines():
+            if line.startswith(("+++", "---")):
+                style = "bold"
+            elif line.startswith("+"):
+                style = "green"
+            elif line.startswith("-"):
+                style = "red"
+            elif line.startswith("@@"):
+                style = "cyan"
+            else:
+                style = "dim"
+            self.console.print(Text(line, style=style))
+
+    # -- input ------------------------------------------------------------------------------------
+
+    def read_prompt(self) -> str | None:
+        """One user message; None at end of input. Raises KeyboardInterrupt on Ctrl-C."""
+        self._end_stream()
+        if not self.interactive_in:
+            line = self.stdin.readline()
+            if not line:
+                return None
+            text = line.rstrip("\n")
+            # A trailing backslash continues the message on the next line.
+            while text.endswith("\\"):
+                more = self.stdin.readline()
+                if not more:
+                    break
+                text = text[:-1] + "\n" + more.rstrip("\n")
+            return text
+        session = self._prompt_session()
+        try:
+            return session.prompt("› ")
+        except EOFError:
+            return None
+
+    def _prompt_session(self):
+        if self._session is None:
+            from prompt_toolkit import PromptSession
+            from prompt_toolkit.history import FileHistory, InMemoryHistory
+            from prompt_toolkit.key_binding import KeyBindings
+
+            bindings = KeyBindings()
+
+            @bindings.add("escape", "enter")
+            def _newline(event):
+                event.current_buffer.insert_text("\n")
+
+            history = FileHistory(str(self._history_path)) if self._history_path else InMemoryHistory()
+            self._session = PromptSession(
+                history=history,
+                key_bindings=bindings,
+                multiline=False,
+                prompt_continuation="  ",
+            )
+        return self._session
+
+    def ask_approval(self, title: str, preview: str, always: str | None) -> ApprovalAnswer:
+        """Show what a call would do and ask y / a / n[: reason]."""
+        self._end_stream()
+        self.console.print(Text(f"? {title}", style="bold yellow"))
+        if preview.startswith("$ "):
+            self.console.print(Text(preview, style="bold"))
+        elif preview:
+            self.show_diff(preview)
+        choices = "[y]es  " + (f"[a]lways ({always})  " if always else "") + "[n]o (n: reason)"
+        while True:
+            reply = self._ask_line(f"  {choices} › ")
+            if reply is None:
+                return ApprovalAnswer("no", "no answer (end of input)")
+            reply = reply.strip()
+            low = reply.lower()
+            if low in ("y", "yes"):
+                return ApprovalAnswer("yes")
+            if always and low in ("a", "always"):
+                return ApprovalAnswer("always")
+            if low in ("n", "no") or low.startswith(("n:", "n ", "no:", "no ")):
+                reason = reply.split(":", 1)[1].strip() if ":" in reply else reply[1:].strip() if low.startswith("n ") else ""
+                return ApprovalAnswer("no", reason)
+            self.console.print(Text("  please answer y, a or n", style="dim"))
+
+    def confirm(self, question: str) -> bool:
+        self._end_stream()
+        reply = self._ask_line(f"? {question} [y/n] › ")
+        return bool(reply) and reply.strip().lower() in ("y", "yes")
+
+    def _ask_line(self, prompt: str) -> str | None:
+        if self.interactive_in:
+            from prompt_toolkit import prompt as pt_prompt
+
+            try:
+                return pt_prompt(prompt)
+            except EOFError:
+                return None
+        self.out.write(prompt)
+        self.out.flush()
+        line = self.stdin.readline()
+        if not line:
+            return None
+        self.out.write(line if line.endswith("\n") else line + "\n")
+        return line.rstrip("\n")
+
+
+def _isatty(stream) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False
