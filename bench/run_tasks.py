@@ -289,6 +289,7 @@ def main(argv=None):
                     from harnesses.base import AgentRun
                     run = AgentRun(status="crashed", detail=f"adapter error: {type(ex).__name__}: {ex}")
                 seconds = time.monotonic() - t0
+                meter.wait_idle(15)
                 metered = meter.snapshot()
                 stat, diff = workdir_diff(workdir)
                 check = run_check(task, workdir)
@@ -318,6 +319,8 @@ def main(argv=None):
                     f"status={run.status} {seconds:.0f}s calls={metered['model_calls']} "
                     f"tokens={metered['input_tokens']}+{metered['output_tokens']} "
                     f"tool_errors={run.tool_errors}")
+                if run.status in ("crashed", "error") and run.detail:
+                    log("    " + run.detail.strip().splitlines()[-1][:300])
     finally:
         if meter is not None:
             meter.stop()

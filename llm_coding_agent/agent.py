@@ -22,6 +22,7 @@ import llm
 from llm.models import Prompt
 from llm.parts import ToolCallPart
 
+from .context import ContextBudget, context_window, mechanical_summary, truncate_results
 from .approval import CODING_TOOL_PREFIX, ApprovalDecision, ApprovalPolicy, call_signature
 from .errors import CodingAgentError
 from .paths import resolve_root
@@ -132,6 +133,9 @@ class CodingAgent:
         text_tool_calls: bool = True,
         undo: bool = True,
         on_notice: Callable[[str], None] | None = None,
+        context_window: int | None = None,
+        max_tokens: int | None = None,
+        max_turns: int | None = None,
     ):
         self.root = resolve_root(root)
         self.model = _get_model(model if model is not None else getattr(conversation, "model", None))
@@ -162,6 +166,14 @@ class CodingAgent:
         self.conversation = conversation or self.model.conversation(tools=self.tools)
         self.conversation.tools = self.tools
         self.usage = TokenUsage()
+        self.max_tokens = max_tokens
+        self.max_turns = max_turns
+        self._window_override = context_window
+        self.context = ContextBudget(
+            window=_window_for(self.model, context_window), overhead=_tools_overhead(self.tools)
+        )
+        self._history_override: list | None = None
+        self._budget_warned = False
         self.undo_history = None
         if undo:
             from .undo import UndoHistory
@@ -220,6 +232,8 @@ class CodingAgent:
     def set_model(self, model: str | llm.Model) -> None:
         """Switch models; the conversation history is kept."""
         self.model = _get_model(model)
+        self.context.window = _window_for(self.model, self._window_override)
+        self.context.reserve = min(4096, self.context.window // 4)
         try:
             self.options = _checked_options(self.model, self.options)
         except ModelError:
@@ -241,17 +255,17 @@ class CodingAgent:
         if self._notes:
             prompt = "\n".join(self._notes) + "\n\n" + prompt
             self._notes = []
+        result = AgentResult()
+        if self._over_token_budget(result):
+            return result
         results, self._unsent_results = self._unsent_results, []
         first = not self.conversation.responses and not self.conversation.loaded_messages
-        response = self.conversation.prompt(
+        response = self._prompt(
             prompt,
             system=system_prompt(self.root, self.extra_system) if first else None,
-            tool_results=results or None,
-            tools=self.tools,
-            key=self.key,
-            options=self.options,
+            tool_results=results,
         )
-        return self._drive(response, AgentResult())
+        return self._drive(response, result)
 
     def resume(self, approve: bool | Iterable[str] | None = True) -> AgentResult:
         """Continue a paused run: ``True`` approves the pending calls, ``False`` declines them all,
@@ -270,9 +284,7 @@ class CodingAgent:
         results = earlier + self._execute_all(calls, result, preapproved=approved)
         if self._stopped_mid_batch(result, results):
             return result
-        response = self.conversation.prompt(
-            tool_results=results, tools=self.tools, key=self.key, options=self.options
-        )
+        response = self._prompt(tool_results=results)
         return self._drive(response, result)
 
     def _drive(self, response: llm.Response, result: AgentResult) -> AgentResult:
@@ -299,21 +311,110 @@ class CodingAgent:
             if self._stopped_mid_batch(result, results):
                 return result
             rounds += 1
-            stuck = [sig for sig, n in failures.items() if n >= REPEAT_STOP]
-            if stuck or rounds >= self.chain_limit:
+            stop = self._stop_reason(rounds, failures, result)
+            if stop:
                 # Results are sent with the next prompt, so the history never holds a call
                 # without its result.
                 self._unsent_results = results
-                if stuck:
-                    result.stop_reason = "repeated_failures"
-                    self._notice("stopped: the model repeated the same failing call")
-                else:
-                    result.hit_limit = True
-                    result.stop_reason = "limit"
+                result.stop_reason = stop
+                result.hit_limit = stop == "limit"
                 return result
-            response = self.conversation.prompt(
-                tool_results=results, tools=self.tools, key=self.key, options=self.options
-            )
+            response = self._prompt(tool_results=results)
+
+    def _stop_reason(self, rounds: int, failures: dict[str, int], result: AgentResult) -> str | None:
+        """Why the loop must stop before the next model call, if it must."""
+        if any(n >= REPEAT_STOP for n in failures.values()):
+            self._notice("stopped: the model repeated the same failing call")
+            return "repeated_failures"
+        if rounds >= self.chain_limit:
+            return "limit"
+        if self.max_turns and result.model_calls >= self.max_turns:
+            self._notice(f"stopped: the turn budget ({self.max_turns} model calls per task) is used up")
+            return "max_turns"
+        if self._over_token_budget(result):
+            return result.stop_reason
+        return None
+
+    def _over_token_budget(self, result: AgentResult) -> bool:
+        if not self.max_tokens:
+            return False
+        used = (self.usage.input or 0) + (self.usage.output or 0)
+        if used >= self.max_tokens:
+            self._notice(f"stopped: the token budget ({used:,} of {self.max_tokens:,} tokens) is used up")
+            result.stop_reason = "max_tokens"
+            return True
+        if used >= 0.8 * self.max_tokens and not self._budget_warned:
+            self._budget_warned = True
+            self._notice(f"warning: {used:,} of the {self.max_tokens:,}-token budget used (80%)")
+        return False
+
+    # -- context ----------------------------------------------------------------------------------
+
+    def history(self) -> list:
+        """The messages the next request builds on (the compacted form, once compacted)."""
+        if self._history_override is not None:
+            return list(self._history_override)
+        conversation = self.conversation
+        if conversation.responses:
+            last = conversation.responses[-1]
+            return list(last.prompt.messages) + list(last._messages_now())
+        return list(conversation.loaded_messages or [])
+
+    def context_tokens(self) -> tuple[int, str]:
+        """Tokens the current history takes: ("reported" by the model or "estimated")."""
+        count, how = self.context.last_request
+        if self._history_override is not None or not count:
+            return self.context.tokens(self.history()), "estimated"
+        return count, how
+
+    def compact(self, focus: str | None = None):
+        """Compact the history now (``!compact``); returns the CompactionReport (None if empty)."""
+        history = self.history()
+        if len(history) < 3:
+            return None
+        compacted, report = self.context.compact(history, 0, self._summarize, force=True, focus=focus)
+        self._history_override = compacted
+        return report
+
+    def _prompt(self, prompt: str | None = None, system: str | None = None, tool_results=None):
+        """Send the next request, compacting the history first when it would not fit."""
+        history = self.history()
+        incoming = (len(prompt or "") + len(system or "")) // 4
+        messages = None
+        if history:
+            fitted, report = self.context.compact(history, incoming, self._summarize)
+            if report is not None:
+                self._notice(report.describe())
+            if report is not None or self._history_override is not None:
+                messages = fitted
+            history = fitted
+        self._history_override = None
+        if tool_results:
+            room = self.context.limit - self.context.tokens(history) - incoming
+            if truncate_results(tool_results, max(room, 500)):
+                self._notice("tool output shortened to fit the context window")
+        return self.conversation.prompt(
+            prompt,
+            system=system,
+            tool_results=tool_results or None,
+            messages=messages,
+            tools=self.tools,
+            key=self.key,
+            options=self.options,
+        )
+
+    def _summarize(self, text: str) -> str:
+        """Ask the model for a summary (no tools); a mechanical one if the model fails."""
+        try:
+            response = self.model.prompt(text, key=self.key, stream=False)
+            summary = response.text()
+            usage = response.usage()
+            self.usage.add(usage.input, usage.output)
+            if summary.strip():
+                return summary
+        except Exception as ex:  # a summary must never break the session
+            self._notice(f"the model could not summarise ({ex}); using a mechanical summary")
+        return mechanical_summary(text)
 
     def _stopped_mid_batch(self, result: AgentResult, results: list[llm.ToolResult]) -> bool:
         """After an interrupt or a PauseChain inside a batch: keep the results for the next prompt."""
@@ -343,6 +444,7 @@ class CodingAgent:
             raise ModelError(_describe_model_error(self.model, ex)) from ex
         result.model_calls += 1
         usage = response.usage()
+        self.context.observe(list(response.prompt.messages), usage.input)
         result.usage.add(usage.input, usage.output)
         self.usage.add(usage.input, usage.output)
         result.text = response.text()
@@ -547,6 +649,15 @@ def _get_model(model: str | llm.Model | None) -> llm.Model:
         return llm.get_model(model) if model else llm.get_model(llm.get_default_model())
     except llm.UnknownModelError as ex:
         raise ModelError(f"unknown model: {ex}") from None
+
+
+def _window_for(model: llm.Model, override: int | None) -> int:
+    return context_window(getattr(model, "model_id", "") or "", override)
+
+
+def _tools_overhead(tools: list[llm.Tool]) -> int:
+    """Tokens the tool schemas add to every request (estimated)."""
+    return sum(len(t.name) + len(t.description or "") + len(json.dumps(t.input_schema)) for t in tools) // 4
 
 
 def _checked_options(model: llm.Model, options: dict | None) -> dict:

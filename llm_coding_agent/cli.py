@@ -50,9 +50,12 @@ class _Options:
 )
 @click.option("--network", is_flag=True, default=None, help="Allow network access inside the sandbox")
 @click.option("--no-undo", is_flag=True, help="Do not snapshot the project before each turn")
+@click.option("--max-tokens", type=int, help="Stop once the session used this many tokens (input+output)")
+@click.option("--max-turns", type=int, help="Stop a task after this many model calls")
+@click.option("--context-window", type=int, help="The model's context window in tokens (default: known or 16k)")
 def code_command(prompt, model_id, directory, print_prompt, json_output, yolo, allow, deny, continue_,
                  conversation_id, system, no_tools, chain_limit, options, key, tool_specs, functions,
-                 sandbox, network, no_undo):
+                 sandbox, network, no_undo, max_tokens, max_turns, context_window):
     """A coding agent in your project: it explores, edits and tests with tools.
 
     \b
@@ -68,7 +71,11 @@ def code_command(prompt, model_id, directory, print_prompt, json_output, yolo, a
     Mutating tools (edits, writes, commands) ask first, showing the diff or the command.
     Answer y (once), a (always for similar calls this session) or n (optionally "n: reason").
     In -p mode nothing prompts: such calls are declined unless --yolo or an --allow rule covers
-    them. Exit status: 0 done, 3 stopped at a limit, 1 error.
+    them. Exit status: 0 done, 3 stopped at a limit or budget, 1 error.
+
+    Long sessions are compacted automatically before they outgrow the model's context window
+    (old tool output shortened, older turns summarised); --max-tokens and --max-turns are hard
+    budgets that end the task gracefully.
 
     Settings files (allow/deny rules, network, sandbox, env_allow): ~/.../llm/llm-code/settings.json
     (user) and .llm-code/settings.json (project; its allow rules count only once you trust it).
@@ -81,7 +88,8 @@ def code_command(prompt, model_id, directory, print_prompt, json_output, yolo, a
         json_output=json_output, yolo=yolo, allow=list(allow), deny=list(deny), continue_=continue_,
         conversation_id=conversation_id, system=system, no_tools=list(no_tools), chain_limit=chain_limit,
         options=dict(options), key=key, tool_specs=list(tool_specs), functions=list(functions),
-        sandbox=sandbox, network=network, undo=not no_undo,
+        sandbox=sandbox, network=network, undo=not no_undo, max_tokens=max_tokens,
+        max_turns=max_turns, context_window=context_window,
     )
     if json_output and print_prompt is None:
         raise click.UsageError("--json needs -p TASK")

@@ -639,9 +639,14 @@ def _walk(root_b: bytes, base_b: bytes, base_rel: bytes) -> Iterator[tuple[bytes
                 continue
 
 
+def _rg_target(base_rel: bytes) -> bytes:
+    # Always "./"-prefixed: a directory named "-" must not become rg's stdin.
+    return b"./" + base_rel if base_rel else b"."
+
+
 def _rg_paths(out: bytes, base_rel: bytes, sep: bytes) -> list[bytes]:
-    """Split rg's path list and make each path relative to base."""
-    strip = len(base_rel) + 1 if base_rel else 2  # "src/" or "./"
+    """Split rg's path list ("./src/x") and make each path relative to base ("x")."""
+    strip = 2 + len(base_rel) + 1 if base_rel else 2
     return [p[strip:] for p in out.split(sep) if p]
 
 
@@ -700,7 +705,7 @@ def _list_rg(rg, root_b, base_b, base_rel, glob, limit):
         args = [rg, "--files", "--null", "--sortr=modified", *_RG_WALK_FLAGS, *_type_flags(glob)]
         if ignore_file:
             args.append(f"--ignore-file={ignore_file}")
-        args += ["--", base_rel or b"."]
+        args += ["--", _rg_target(base_rel)]
         proc = _run_rg(args, root_b)
     finally:
         if ignore_file:
@@ -793,18 +798,17 @@ def _search_rg(rg, root_b, base_rel, pattern, user_glob, max_results):
                 *_type_flags(user_glob)]
         if ignore_file:
             args.append(f"--ignore-file={ignore_file}")
-        args += ["--regexp", pattern, "--", base_rel or b"."]
+        args += ["--regexp", pattern, "--", _rg_target(base_rel)]
         proc = _run_rg(args, root_b)
     finally:
         if ignore_file:
             os.unlink(ignore_file)
     if proc.returncode == 2 and not proc.stdout and b"regex" in proc.stderr:
         raise _invalid_regex(pattern, proc.stderr.decode("utf-8", "replace").replace("rg: ", ""))
-    strip = 0 if base_rel else 2  # "./" when the root itself is searched
     base_strip = len(base_rel) + 1 if base_rel else 0
     counts: list[tuple[bytes, int]] = []
     for m in _RG_COUNT_LINE.finditer(proc.stdout):
-        rel = m.group(1)[strip:]
+        rel = m.group(1)[2:]  # drop "./"
         if _needs_python_filter(user_glob) and not user_glob.regex.match(rel[base_strip:]):
             continue
         counts.append((rel, int(m.group(2))))
@@ -822,11 +826,11 @@ def _search_rg(rg, root_b, base_rel, pattern, user_glob, max_results):
     args = [rg, "--no-config", "--line-number", "--null", "--with-filename", "--no-heading",
             *_RG_SEARCH_FLAGS, f"--max-count={max_results}",
             f"--max-columns={_RG_PREVIEW_COLUMNS}", "--max-columns-preview",
-            "--regexp", pattern, "--", *selected]
+            "--regexp", pattern, "--", *(b"./" + rel for rel in selected)]
     proc = _run_rg(args, root_b)
     by_file: dict[bytes, list[tuple[int, bytes]]] = {rel: [] for rel in selected}
     for m in _RG_MATCH_LINE.finditer(proc.stdout):
-        lines = by_file.get(m.group(1))
+        lines = by_file.get(m.group(1)[2:])
         if lines is not None:
             lines.append((int(m.group(2)), m.group(3)))
     shown: list[tuple[bytes, int, bytes]] = []

@@ -33,6 +33,7 @@ In-session commands:
   !model [ID]      show or switch the model (history is kept)
   !tokens          tokens used in this session (and cost where llm knows prices)
   !undo            restore the files to how they were before the last turn
+  !compact [focus] summarise the conversation so far to free context
   !clear           start a new conversation with the same settings
 Messages: Enter sends; Esc then Enter inserts a newline (piped input: end a line with \\ to continue).
 Ctrl-C cancels the running turn; Ctrl-C again at the prompt, or Ctrl-D, exits."""
@@ -45,7 +46,7 @@ class SessionError(CodingAgentError):
 
 
 def _exit_status(result: AgentResult) -> int:
-    return EXIT_LIMIT if result.stop_reason in ("limit", "repeated_failures") else EXIT_OK
+    return EXIT_LIMIT if result.stop_reason in ("limit", "repeated_failures", "max_turns", "max_tokens") else EXIT_OK
 
 
 class Session:
@@ -126,6 +127,9 @@ class Session:
             allow_unsandboxed=False if self.headless else self._allow_unsandboxed,
             undo=o.undo,
             on_notice=self.ui.notice,
+            max_tokens=o.max_tokens,
+            max_turns=o.max_turns,
+            context_window=o.context_window,
         )
 
     def _make_agent(self, fresh: bool = False) -> CodingAgent:
@@ -274,6 +278,8 @@ class Session:
             "limit": f"Stopped after {self.opts.chain_limit} tool rounds (--chain-limit); say 'continue' to go on.",
             "repeated_failures": "Stopped: the model kept repeating a failing call.",
             "interrupted": "Interrupted.",
+            "max_turns": f"Stopped: --max-turns {self.opts.max_turns} reached.",
+            "max_tokens": f"Stopped: --max-tokens {self.opts.max_tokens} reached.",
         }.get(result.stop_reason, result.stop_reason)
 
     def run_interactive(self, first_prompt: str | None) -> int:
@@ -374,6 +380,9 @@ class Session:
                 self.ui.notice(outcome.summary(), style="")
             except CodingAgentError as ex:
                 self.ui.error(str(ex))
+        elif name == "compact":
+            report = self.agent.compact(arg or None)
+            self.ui.notice(report.describe() if report else "nothing to compact yet", style="")
         elif name == "clear":
             self.agent = self._make_agent(fresh=True)
             self.ui.notice(f"new conversation {self.agent.conversation_id}", style="")
@@ -382,12 +391,23 @@ class Session:
         return None
 
     def _tokens_report(self) -> str:
-        usage = self.agent.usage
+        agent = self.agent
+        usage = agent.usage
+
         def fmt(n):
             return "not reported" if n is None else f"{n:,}"
-        return (
-            f"session tokens: input {fmt(usage.input)}, output {fmt(usage.output)} "
-            f"(model {self.agent.model.model_id}; llm has no price data, so no cost is shown)"
-        )
+
+        in_context, how = agent.context_tokens()
+        saved = sum(r.saved for r in agent.context.compactions)
+        lines = [
+            f"context: {in_context:,} tokens ({how}) of a {agent.context.window:,}-token window"
+            f" (compaction at {agent.context.limit:,})",
+            f"session tokens: input {fmt(usage.input)}, output {fmt(usage.output)}",
+            f"compactions: {len(agent.context.compactions)}, about {saved:,} tokens saved",
+            f"model {agent.model.model_id}; llm has no price data, so no cost is shown",
+        ]
+        if agent.max_tokens:
+            lines.append(f"budget: --max-tokens {agent.max_tokens:,}")
+        return "\n".join(lines)
 
 

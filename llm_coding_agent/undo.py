@@ -50,6 +50,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable
 
+import llm
+
 from .errors import CodingAgentError
 
 __all__ = [
@@ -145,8 +147,6 @@ class _Snapshot:
 
 def default_cache_dir(root: Path) -> Path:
     """Where snapshots of ``root`` are kept unless a ``cache_dir`` is given."""
-    import llm
-
     digest = hashlib.sha256(os.fsencode(os.path.realpath(root))).hexdigest()[:16]
     return Path(llm.user_dir()) / "llm-code" / "undo" / digest
 
@@ -229,7 +229,9 @@ class UndoHistory:
         """
         self._ensure_repo()
         tracked = set(_split_z(self._git("ls-files", "-z", "--cached")))
-        candidates = _split_z(self._git("ls-files", "-z", "--others", "--modified", "--exclude-standard"))
+        candidates = _split_z(
+            self._git("ls-files", "-z", "--others", "--modified", "--exclude-standard")
+        )
         stale_ignored = _split_z(
             self._git("ls-files", "-z", "--cached", "--ignored", "--exclude-standard")
         )
@@ -254,11 +256,9 @@ class UndoHistory:
 
         stack = self._stack()
         parent = ["-p", stack[-1].commit] if stack else []
-        commit = (
-            self._git("commit-tree", tree, *parent, input=label.encode("utf-8", "surrogateescape"))
-            .decode()
-            .strip()
-        )
+        # git refuses commit messages containing NUL; a label is only for display anyway.
+        message = label.replace("\0", "").encode("utf-8", "surrogateescape")
+        commit = self._git("commit-tree", tree, *parent, input=message).decode().strip()
         number = stack[-1].number + 1 if stack else 1
         # The empty old-value makes the update fail rather than clobber a concurrent push.
         self._git("update-ref", f"{REF_PREFIX}{number:08d}", commit, "")

@@ -107,11 +107,16 @@ def user_dir(tmp_path_factory, monkeypatch):
 
 @pytest.fixture(autouse=True)
 def _register_plugins():
+    from llm.cli import cli
+
     from llm_coding_agent import plugin
 
     pm.register(_Plugin(), name="scripted-model-plugin")
     if not pm.is_registered(plugin):
         pm.register(plugin, name="llm_coding_agent")
+    if "code" not in cli.commands:
+        # llm.cli ran register_commands at import, before this plugin was registered.
+        plugin.register_commands(cli)
     try:
         yield
     finally:

@@ -48,3 +48,140 @@ def validation(tmp_path_factory):
 def test_check_fails_before_and_passes_after_reference_fix(validation, name):
     problems = validation[name]
     assert not problems, "\n".join(problems)
+
+
+# ---------------------------------------------------------------- runner pieces (no model)
+def test_ours_event_stream_parsing(tmp_path):
+    from harnesses.ours import parse_events
+
+    events = [
+        {"type": "text", "text": "Looking"},
+        {"type": "tool_call", "name": "read_file", "arguments": {"path": "a.py"}, "id": "1"},
+        {"type": "tool_result", "name": "read_file", "output": "1\tx = 1", "id": "1", "error": False},
+        {"type": "tool_call", "name": "edit_file", "arguments": {}, "id": "2"},
+        {"type": "tool_result", "name": "edit_file", "output": "Error: old_string not found",
+         "id": "2", "error": True},
+        {"type": "final", "text": "done", "usage": {"input": 120, "output": 30},
+         "model_calls": 3, "hit_limit": False, "status": "ok"},
+    ]
+    path = tmp_path / "events.jsonl"
+    path.write_text("\n".join(json.dumps(e) for e in events) + "\nnot json\n")
+    run = parse_events(path, 0, False, tmp_path / "missing")
+    assert (run.status, run.tool_calls, run.tool_errors) == ("ok", 2, 1)
+    assert (run.model_calls, run.input_tokens, run.output_tokens) == (3, 120, 30)
+    # cut off at the time limit: no final event
+    path.write_text("\n".join(json.dumps(e) for e in events[:5]) + '\n{"type": "te')
+    run = parse_events(path, -9, True, tmp_path / "missing")
+    assert (run.status, run.tool_calls, run.tool_errors, run.model_calls) == ("timeout", 2, 1, None)
+
+
+def test_meter_counts_plain_and_streamed_calls():
+    import threading
+    import urllib.request
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from harnesses.meter import Meter
+
+    class Upstream(BaseHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+        def do_POST(self):
+            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            if body.get("stream"):
+                chunks = [{"choices": [{"delta": {"content": "hi"}}]},
+                          {"choices": [], "usage": {"prompt_tokens": 7, "completion_tokens": 2}}]
+                payload = "".join(f"data: {json.dumps(c)}\n\n" for c in chunks) + "data: [DONE]\n\n"
+                ctype = "text/event-stream"
+            else:
+                payload = json.dumps({"choices": [{"message": {"content": "hi"}}],
+                                      "usage": {"prompt_tokens": 11, "completion_tokens": 3}})
+                ctype = "application/json"
+            data = payload.encode()
+            self.send_response(200)
+            self.send_header("Content-Type", ctype)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+    upstream = ThreadingHTTPServer(("127.0.0.1", 0), Upstream)
+    threading.Thread(target=upstream.serve_forever, daemon=True).start()
+    meter = Meter(f"http://127.0.0.1:{upstream.server_address[1]}/v1").start()
+    try:
+        for stream in (False, True):
+            req = urllib.request.Request(
+                meter.api_base + "/chat/completions",
+                data=json.dumps({"model": "m", "stream": stream, "messages": []}).encode(),
+                headers={"Content-Type": "application/json"})
+            body = urllib.request.urlopen(req, timeout=10).read()
+            assert b"hi" in body
+        snap = meter.snapshot()
+        assert (snap["model_calls"], snap["input_tokens"], snap["output_tokens"]) == (2, 18, 5)
+        meter.reset()
+        assert meter.snapshot()["model_calls"] == 0
+    finally:
+        meter.stop()
+        upstream.shutdown()
+
+
+def test_time_limit_kills_the_whole_process_tree(tmp_path):
+    import os
+    import time
+
+    from harnesses.base import run_process
+
+    pidfile = tmp_path / "pids"
+    # a grandchild in its own session, as agents' command runners often start them
+    script = (f"setsid sleep 60 & echo $! >> {pidfile}; sleep 60 & echo $! >> {pidfile}; wait")
+    start = time.monotonic()
+    rc, timed_out, seconds = run_process(["bash", "-c", script], cwd=tmp_path, env=dict(os.environ),
+                                         timeout=1, stdout_path=tmp_path / "o",
+                                         stderr_path=tmp_path / "e")
+    assert timed_out and time.monotonic() - start < 15
+    time.sleep(0.2)
+    for pid in map(int, pidfile.read_text().split()):
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            continue
+        # a zombie awaiting its (dead) parent's reaper is not running any more
+        with open(f"/proc/{pid}/stat") as f:
+            assert f.read().rsplit(")", 1)[1].split()[0] == "Z", pid
+
+
+def test_meter_drops_the_upstream_request_when_the_agent_dies():
+    # A harness killed at its time limit must not leave the model server generating.
+    import select
+    import socket
+    import threading
+    import urllib.request
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from harnesses.meter import Meter
+
+    upstream_saw_hangup = threading.Event()
+
+    class SlowUpstream(BaseHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+        def do_POST(self):
+            self.rfile.read(int(self.headers["Content-Length"]))
+            ready, _, _ = select.select([self.connection], [], [], 20)
+            if ready and not self.connection.recv(1, socket.MSG_PEEK):
+                upstream_saw_hangup.set()
+
+    upstream = ThreadingHTTPServer(("127.0.0.1", 0), SlowUpstream)
+    upstream.daemon_threads = True
+    threading.Thread(target=upstream.serve_forever, daemon=True).start()
+    meter = Meter(f"http://127.0.0.1:{upstream.server_address[1]}/v1").start()
+    try:
+        req = urllib.request.Request(meter.api_base + "/chat/completions", data=b"{}",
+                                     headers={"Content-Type": "application/json"})
+        with pytest.raises(OSError):
+            urllib.request.urlopen(req, timeout=0.5)
+        assert upstream_saw_hangup.wait(10)
+        assert meter.snapshot()["model_calls"] == 1
+    finally:
+        meter.stop()
+        upstream.shutdown()

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import http.client
 import json
+import select
+import socket
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -31,6 +33,7 @@ class Meter:
         self.upstream_port = parts.port or 80
         self.upstream_prefix = parts.path.rstrip("/")  # e.g. /v1
         self._lock = threading.Lock()
+        self.inflight = 0
         self.reset()
         self._server = None
         self._thread = None
@@ -43,6 +46,16 @@ class Meter:
             self.output_tokens = 0
             self.failed_calls = 0
             self.model_seconds = 0.0
+
+    def wait_idle(self, timeout: float = 10.0) -> bool:
+        """Wait for in-flight calls to finish (e.g. after their agent was killed)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self._lock:
+                if self.inflight == 0:
+                    return True
+            time.sleep(0.1)
+        return False
 
     def snapshot(self) -> dict:
         with self._lock:
@@ -58,9 +71,11 @@ class Meter:
         # counted when the request starts, so a call cut off by a time limit still shows
         with self._lock:
             self.calls += 1
+            self.inflight += 1
 
     def _record(self, usage, seconds, ok):
         with self._lock:
+            self.inflight -= 1
             self.model_seconds += seconds
             if not ok:
                 self.failed_calls += 1
@@ -98,6 +113,13 @@ class Meter:
                                                   timeout=1800)
                 try:
                     conn.request(self.command, path, body=body, headers=headers)
+                    if not self._wait_for_upstream(conn):
+                        # the agent was killed (time limit) while the model was still working:
+                        # drop the upstream connection so the server stops generating for it
+                        conn.close()
+                        if is_chat:
+                            meter._record(None, time.monotonic() - start, ok=False)
+                        return
                     resp = conn.getresponse()
                 except OSError as exc:
                     if is_chat:
@@ -112,6 +134,7 @@ class Meter:
                 self.end_headers()
                 streamed = "text/event-stream" in (resp.getheader("Content-Type") or "")
                 usage, timings, buffer = None, None, b""
+                deltas = [0]  # streamed content chunks: ~1 token each on llama.cpp
                 try:
                     while True:
                         chunk = resp.read1(65536) if streamed else resp.read(65536)
@@ -125,14 +148,14 @@ class Meter:
                             if streamed:
                                 *lines, buffer = buffer.split(b"\n")
                                 for line in lines:
-                                    usage, timings = _scan_sse(line, usage, timings)
+                                    usage, timings = _scan_sse(line, usage, timings, deltas)
                     if is_chat and not streamed:
                         try:
                             usage = json.loads(buffer).get("usage")
                         except (ValueError, AttributeError):
                             usage = None
                     elif is_chat and buffer:
-                        usage, timings = _scan_sse(buffer, usage, timings)
+                        usage, timings = _scan_sse(buffer, usage, timings, deltas)
                 except (BrokenPipeError, ConnectionResetError):
                     pass
                 finally:
@@ -141,7 +164,25 @@ class Meter:
                         if not usage and timings:
                             usage = {"prompt_tokens": timings.get("prompt_n", 0) + timings.get("cache_n", 0),
                                      "completion_tokens": timings.get("predicted_n", 0)}
+                        elif not usage and deltas[0]:
+                            # cut off mid-stream (agent killed): output so far, input unknown
+                            usage = {"prompt_tokens": 0, "completion_tokens": deltas[0]}
                         meter._record(usage, time.monotonic() - start, ok=resp.status < 400)
+
+            def _wait_for_upstream(self, conn) -> bool:
+                """Wait until the upstream answers; False if the client hung up first."""
+                while True:
+                    ready, _, _ = select.select([conn.sock, self.connection], [], [], 1.0)
+                    if conn.sock in ready:
+                        return True
+                    if self.connection in ready:
+                        try:
+                            peek = self.connection.recv(1, socket.MSG_PEEK)
+                        except OSError:
+                            peek = b""
+                        if not peek:
+                            return False
+                        time.sleep(0.2)  # unexpected early bytes from the client: keep waiting
 
             do_GET = do_POST = do_PUT = do_DELETE = _proxy
 
@@ -158,7 +199,7 @@ class Meter:
             self._server = None
 
 
-def _scan_sse(line: bytes, usage, timings):
+def _scan_sse(line: bytes, usage, timings, deltas):
     line = line.strip()
     if not line.startswith(b"data:"):
         return usage, timings
@@ -170,6 +211,10 @@ def _scan_sse(line: bytes, usage, timings):
     except ValueError:
         return usage, timings
     if isinstance(event, dict):
+        for choice in event.get("choices") or []:
+            delta = choice.get("delta") or {}
+            if delta.get("content") or delta.get("tool_calls"):
+                deltas[0] += 1
         if event.get("usage"):
             usage = event["usage"]
         if event.get("timings"):

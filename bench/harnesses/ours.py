@@ -22,7 +22,7 @@ class OursHarness(Harness):
         return base_env(LLM_USER_PATH=user_dir, PYTHONPATH=REPO_ROOT)
 
     def setup(self, ctx):
-        probe = subprocess.run([self.python, str(LAUNCHER), "code", "--help"],
+        probe = subprocess.run([self.python, "-P", str(LAUNCHER), "code", "--help"],
                                capture_output=True, text=True, timeout=120,
                                env=self._env(ctx.llm_config_dir), cwd=REPO_ROOT)
         if probe.returncode != 0 or "Usage" not in probe.stdout:
@@ -41,7 +41,7 @@ class OursHarness(Harness):
 
     def run(self, prompt, workdir, time_limit, ctx, log_dir):
         user_dir = llm_user_dir(ctx, log_dir / "llm-user")
-        cmd = [self.python, str(LAUNCHER), "code", "-p", prompt, "--yolo", "--json",
+        cmd = [self.python, "-P", str(LAUNCHER), "code", "-p", prompt, "--yolo", "--json",
                "-d", str(workdir), "-m", ctx.model, *self.extra_flags]
         stdout = log_dir / "events.jsonl"
         rc, timed_out, _ = run_process(cmd, cwd=workdir, env=self._env(user_dir),
@@ -83,8 +83,7 @@ def parse_events(path: Path, rc, timed_out, stderr_path: Path) -> AgentRun:
         run.input_tokens = usage.get("input")
         run.output_tokens = usage.get("output")
         run.extra.update({k: final[k] for k in ("stop_reason", "hit_limit") if k in final})
-        status = final.get("status", "ok")
-        run.status = status if status in ("ok", "limit", "error") else "limit"
+        run.status = str(final.get("status") or "ok")  # ok | limit | error | other stop reasons
         if final.get("error"):
             run.detail = str(final["error"])[:600]
     if timed_out:

@@ -1,0 +1,89 @@
+"""A real interactive `llm code` session in a pseudo-terminal: rendering, approval prompt, edit."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+pexpect = pytest.importorskip("pexpect")
+
+DRIVER = Path(__file__).parent / "support" / "scripted_llm.py"
+REPO = Path(__file__).resolve().parent.parent
+
+
+def spawn(project, steps, tmp_path, *args):
+    steps_file = tmp_path / "steps.json"
+    steps_file.write_text(json.dumps(steps))
+    env = dict(os.environ)
+    env.update(
+        SCRIPTED_STEPS=str(steps_file),
+        LLM_USER_PATH=str(tmp_path / "user"),
+        PYTHONPATH=str(REPO) + os.pathsep + env.get("PYTHONPATH", ""),
+        TERM="xterm-256color",
+        COLUMNS="120",
+        LINES="40",
+    )
+    env.pop("NO_COLOR", None)
+    child = pexpect.spawn(
+        sys.executable,
+        [str(DRIVER), "code", "-m", "scripted", "-d", str(project), "--sandbox", "off", *args],
+        env=env,
+        encoding="utf-8",
+        timeout=30,
+        dimensions=(40, 120),
+    )
+    return child
+
+
+def test_interactive_edit_with_approval_in_a_pty(project, tmp_path):
+    steps = [
+        {"text": "Let me fix it.", "tool_calls": [["CodingTools_edit_file",
+            {"path": "app.py", "old_string": "a - b", "new_string": "a + b"}]]},
+        {"text": "Fixed **add**: it now adds."},
+    ]
+    child = spawn(project, steps, tmp_path)
+    try:
+        child.expect("llm code")  # header
+        child.expect("scripted")
+        child.expect("›")
+        child.sendline("fix the add function")
+        child.expect(r"Edit app\.py\?")
+        # The diff is rendered before the question is answered.
+        child.expect(r"\+    return a \+ b")
+        child.expect(r"\[y\]es")
+        assert (project / "app.py").read_text() == "def add(a, b):\n    return a - b\n"
+        child.sendline("y")
+        child.expect(r"edit_file app\.py → \+1 -1")
+        child.expect("it now adds")
+        child.expect("›")
+        child.sendline("!quit")
+        child.expect(pexpect.EOF)
+    finally:
+        child.close()
+    assert (project / "app.py").read_text() == "def add(a, b):\n    return a + b\n"
+    assert child.exitstatus == 0
+
+
+def test_ctrl_d_exits_and_ctrl_c_twice_exits(project, tmp_path):
+    child = spawn(project, [], tmp_path)
+    try:
+        child.expect("›")
+        child.sendcontrol("c")
+        child.expect("Ctrl-C again")
+        child.sendcontrol("c")
+        child.expect(pexpect.EOF)
+    finally:
+        child.close()
+    assert child.exitstatus == 0
+    child = spawn(project, [], tmp_path)
+    try:
+        child.expect("›")
+        child.sendcontrol("d")
+        child.expect(pexpect.EOF)
+    finally:
+        child.close()
+    assert child.exitstatus == 0
