@@ -8,6 +8,7 @@ import datetime
 import json
 import os
 import platform
+import resource
 import statistics
 import subprocess
 import sys
@@ -44,21 +45,44 @@ def time_calls(fn: Callable[[], object], repeat: int, warmup: int = 1) -> list[f
     return out
 
 
+def cpu_seconds() -> float:
+    """User+system CPU of this process and of its waited-for children so far."""
+    me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
+
+
 def time_pair(ours: Callable[[], object], base: Callable[[], object], repeat: int,
-              warmup: int = 1) -> tuple[list[float], list[float]]:
-    """Time two callables alternately (ours, base, ours, base...) so drift hits both equally."""
+              warmup: int = 1) -> tuple[list[float], list[float], list[float], list[float]]:
+    """Time two callables alternately (ours, base, ours, base...) so drift hits both equally.
+
+    Returns wall seconds (ours, base) and CPU seconds (ours, base), CPU counting child processes
+    (rg, grep) too; CPU time is barely affected by other load on the machine, wall time is.
+    """
     for _ in range(warmup):
         ours()
         base()
-    a, b = [], []
+    walls: tuple[list, list] = ([], [])
+    cpus: tuple[list, list] = ([], [])
     for _ in range(repeat):
-        start = time.perf_counter()
-        ours()
-        a.append(time.perf_counter() - start)
-        start = time.perf_counter()
-        base()
-        b.append(time.perf_counter() - start)
-    return a, b
+        for i, fn in enumerate((ours, base)):
+            cpu, start = cpu_seconds(), time.perf_counter()
+            fn()
+            walls[i].append(time.perf_counter() - start)
+            cpus[i].append(cpu_seconds() - cpu)
+    return walls[0], walls[1], cpus[0], cpus[1]
+
+
+def code_version() -> str:
+    """The commit under test, plus which package files had uncommitted changes when measured."""
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO,
+                              capture_output=True, text=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--", "llm_coding_agent"],
+                               cwd=REPO, capture_output=True, text=True).stdout.split("\n")
+    except OSError:
+        return "unknown"
+    changed = sorted(line[3:].split("/")[-1] for line in dirty if line.strip())
+    return f"commit {head}" + (f" + uncommitted changes to {', '.join(changed)}" if changed else "")
 
 
 def run_json(argv: Sequence[str], *, env: dict | None = None, cwd: str | Path | None = None,

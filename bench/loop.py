@@ -1,14 +1,16 @@
 #!/usr/bin/env python3
 """Agent-loop overhead: CodingAgent vs bare llm ``conversation.chain()``, same rounds, same run.
 
-    python bench/loop.py [--quick] [--sizes 100,250,500] [--repeat N] [--no-profile]
+    python bench/loop.py [--quick] [--sizes 100,250,500] [--repeat N] [--no-profile] [--db-dir D]
 
 A scripted model (an in-process ``llm.Model`` with ``supports_tools=True`` that answers instantly)
 asks for one small ``read_file`` per response for N rounds, then answers without tools. Both sides
 log every response to a fresh SQLite database as it completes:
 
-* ours: ``CodingAgent(model, root, approve=True, undo=False, sandbox="off", db=..., chain_limit=...)
-  .run(prompt)`` (it logs each response itself);
+* ours: ``CodingAgent(model, root, approve=True, undo=False, sandbox="off", db=..., chain_limit=...,
+  context_window=BIG_WINDOW).run(prompt)`` (it logs each response itself; the huge window keeps
+  context compaction out, so both sides send the same messages). "ours-compacting", measured at
+  the largest N only, keeps the default window and so compacts once the history fills up;
 * bare: ``model.conversation(tools=[CodingTools(root, sandbox="off")], chain_limit=0)
   .chain(prompt, system=<the same system prompt>)``, iterating ``chain.responses()`` and calling
   ``response.log_to_db(db)`` on each one as it completes.
@@ -16,8 +18,10 @@ log every response to a fresh SQLite database as it completes:
 Every (side, N) runs in its own fresh process (after a 5-round warm-up in that process), alternating
 sides, median of --repeat runs. Reported: ms per round at each N (linearity: ms/round should stay
 flat), ms per round in the first and last tenth of the largest run, our overhead (ours − bare per
-round), RSS growth per round, and tracemalloc's retained/peak memory for the largest N. A cProfile
-run at the middle size splits our side's time by package (llm_coding_agent / llm / sqlite / other).
+round) in wall and CPU time, RSS growth per round, and tracemalloc's retained/peak memory for the
+largest N. A cProfile run at the middle size splits each side's time by package (llm_coding_agent /
+llm / sqlite / ...) and lists our slowest functions. logs.db lives in the system temp dir (on disk,
+so SQLite's fsync per response is in the wall time) unless --db-dir says otherwise.
 """
 from __future__ import annotations
 
@@ -33,8 +37,8 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import (REPO, log, machine_line, md_table, median, repo_env,  # noqa: E402
-                    run_json, verdict)
+from common import (REPO, code_version, log, machine_line, md_table, median,  # noqa: E402
+                    repo_env, run_json)
 
 OVERHEAD_TARGET_MS = 5.0
 FILES = 10
@@ -66,7 +70,8 @@ def _make_model():
 
         def execute(self, prompt, stream, response, conversation):
             self.calls += 1
-            if self.remaining > 0:
+            # Only tool-enabled prompts are rounds; a summary request (compaction) is not.
+            if self.remaining > 0 and prompt.tools:
                 self.remaining -= 1
                 yield "Reading the next file."
                 response.add_tool_call(llm.ToolCall(
@@ -102,18 +107,26 @@ def _make_project(tmp: Path) -> Path:
     return root
 
 
-def _run_ours(model, root: Path, db, rounds: int, stamps: list) -> int:
+#: Context window given to CodingAgent so that compaction never triggers and it sends exactly the
+#: messages bare llm sends. The "ours-compacting" side keeps the default (16,384 tokens for an
+#: unknown model id), so the history is compacted over and over once it fills up.
+BIG_WINDOW = 10_000_000
+
+
+def _run_ours(model, root: Path, db, rounds: int, stamps: list, window: int | None = BIG_WINDOW
+              ) -> int:
     from llm_coding_agent import CodingAgent
 
+    kwargs = {} if window is None else {"context_window": window}
     agent = CodingAgent(model=model, root=root, approve=True, undo=False, sandbox="off", db=db,
                         chain_limit=10_000, on_tool=lambda call, result: stamps.append(
-                            time.perf_counter()))
+                            time.perf_counter()), **kwargs)
     model.remaining = rounds
     result = agent.run(PROMPT)
     assert result.stop_reason == "done", result.stop_reason
-    assert len(result.tool_calls) == rounds and all(
-        not r.output.startswith("Error") for _, r in result.tool_calls), "tool calls failed"
-    return result.model_calls
+    errors = [r.output[:200] for _, r in result.tool_calls if r.output.startswith("Error")]
+    assert len(result.tool_calls) == rounds and not errors, (len(result.tool_calls), errors[:2])
+    return result.model_calls, agent  # the agent (and its conversation) stays alive for memory
 
 
 def _run_bare(model, root: Path, db, rounds: int, stamps: list) -> int:
@@ -133,19 +146,21 @@ def _run_bare(model, root: Path, db, rounds: int, stamps: list) -> int:
         response.log_to_db(db)
         responses += 1
     assert len(stamps) == rounds, (len(stamps), rounds)
-    return responses
+    return responses, conversation
 
 
-def child(side: str, rounds: int, trace: bool, profile: str | None) -> dict:
+def child(side: str, rounds: int, trace: bool, profile: str | None, db_dir: str | None) -> dict:
     import sqlite_utils
 
     model = _make_model()
-    run = _run_ours if side == "ours" else _run_bare
-    with tempfile.TemporaryDirectory(prefix="lca-bench-loop-") as tmp_name:
+    run = {"ours": _run_ours, "bare": _run_bare,
+           "ours-compacting": lambda *a: _run_ours(*a, window=None)}[side]
+    with tempfile.TemporaryDirectory(prefix="lca-bench-loop-", dir=db_dir) as tmp_name:
         tmp = Path(tmp_name)
         root = _make_project(tmp)
         db = sqlite_utils.Database(tmp / "logs.db")
-        run(model, root, db, 5, [])  # warm-up: imports, migrations, first-call caches
+        warm = run(model, root, db, 5, [])  # warm-up: imports, migrations, first-call caches
+        del warm
         gc.collect()
         if trace:
             import tracemalloc
@@ -158,7 +173,7 @@ def child(side: str, rounds: int, trace: bool, profile: str | None) -> dict:
             profiler = cProfile.Profile()
             profiler.enable()
         start, cpu_start = time.perf_counter(), time.process_time()
-        responses = run(model, root, db, rounds, stamps)
+        responses, keep = run(model, root, db, rounds, stamps)
         seconds, cpu = time.perf_counter() - start, time.process_time() - cpu_start
         if profiler:
             profiler.disable()
@@ -172,6 +187,7 @@ def child(side: str, rounds: int, trace: bool, profile: str | None) -> dict:
             tracemalloc.stop()
         gc.collect()
         rss1, maxrss1 = _rss_kib(), resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        del keep
         db_bytes = (tmp / "logs.db").stat().st_size
     gaps = [b - a for a, b in zip([start] + stamps[:-1], stamps)]
     tenth = max(1, rounds // 10)
@@ -188,8 +204,13 @@ def child(side: str, rounds: int, trace: bool, profile: str | None) -> dict:
 # Parent side
 
 
+DB_DIR: str | None = None  # --db-dir
+
+
 def measure(side: str, rounds: int, trace: bool = False, profile: str | None = None) -> dict:
     argv = [sys.executable, __file__, "_child", side, str(rounds)]
+    if DB_DIR:
+        argv += ["--db-dir", DB_DIR]
     if trace:
         argv.append("--trace")
     if profile:
@@ -233,7 +254,11 @@ def main() -> int:
     parser.add_argument("--sizes", help="comma-separated round counts (default 100,250,500)")
     parser.add_argument("--repeat", type=int, help="runs per (side, size) (default 3, quick 1)")
     parser.add_argument("--no-profile", action="store_true", help="skip the cProfile split")
+    parser.add_argument("--db-dir", help="directory for the project and logs.db (default: the "
+                        "system temp dir, on disk; e.g. /dev/shm takes fsync out of wall time)")
     args = parser.parse_args()
+    global DB_DIR
+    DB_DIR = args.db_dir
     sizes = [int(s) for s in (args.sizes or ("20,50,100" if args.quick else "100,250,500"))
              .split(",")]
     repeat = args.repeat or (1 if args.quick else 3)
@@ -246,6 +271,9 @@ def main() -> int:
             for side in ("ours", "bare") if rep % 2 == 0 else ("bare", "ours"):
                 log(f"run {rep + 1}/{repeat}: {side} × {n} rounds")
                 results.setdefault((side, n), []).append(measure(side, n))
+        log(f"run {rep + 1}/{repeat}: ours-compacting × {sizes[-1]} rounds")
+        results.setdefault(("ours-compacting", sizes[-1]), []).append(
+            measure("ours-compacting", sizes[-1]))
 
     def med(side, n, key):
         return median(r[key] for r in results[(side, n)])
@@ -263,6 +291,15 @@ def main() -> int:
             f"{med('ours', n, 'rss_growth_kib') / n:.1f} / {med('bare', n, 'rss_growth_kib') / n:.1f}",
         ])
     big, small = sizes[-1], sizes[0]
+    c_ms = 1000 * med("ours-compacting", big, "seconds") / big
+    c_cpu = 1000 * med("ours-compacting", big, "cpu_seconds") / big
+    b_ms = 1000 * med("bare", big, "seconds") / big
+    b_cpu = 1000 * med("bare", big, "cpu_seconds") / big
+    rows.append([f"{big}, ours with the default window (compacting)", f"{c_ms:.2f}", f"{b_ms:.2f}",
+                 f"{c_ms - b_ms:+.2f}", f"{c_cpu:.2f}", f"{b_cpu:.2f}", f"{c_cpu - b_cpu:+.2f}",
+                 "info", "",
+                 f"{med('ours-compacting', big, 'rss_growth_kib') / big:.1f} / "
+                 f"{med('bare', big, 'rss_growth_kib') / big:.1f}"])
     growth = {side: (1000 * med(side, big, "seconds") / big) / (1000 * med(side, small, "seconds") / small)
               for side in ("ours", "bare")}
     tenth_rows = [[side, f"{med(side, big, 'first_tenth_ms'):.2f}",
@@ -301,16 +338,20 @@ def main() -> int:
                              f"{1000 * tot_b / mid:.2f}", f"{1000 * (tot_o - tot_b) / mid:+.2f}"])
 
     print(f"## Loop overhead{' (--quick)' if args.quick else ''}\n")
-    print(f"{header}\nScripted instant model, one small `read_file` per round, every response "
-          f"logged to SQLite as it completes; fresh process per run, median of {repeat}; total "
-          f"benchmark time {time.perf_counter() - started:.0f} s.\n")
+    where = args.db_dir or tempfile.gettempdir()
+    print(f"{header} · {code_version()}\nScripted instant model, one small `read_file` per round, "
+          f"every response logged to SQLite ({where}/…/logs.db) as it completes; fresh process per "
+          f"run, median of {repeat}; total benchmark time {time.perf_counter() - started:.0f} s.\n")
     print(md_table(["rounds", "ours ms/round", "bare ms/round", "overhead ms/round",
                     "ours CPU ms/round", "bare CPU ms/round", "overhead CPU ms/round", "target",
                     "result wall / CPU", "RSS growth KiB/round ours / bare"], rows))
     print(f"\nOurs: `CodingAgent(..., approve=True, undo=False, sandbox=\"off\", db=db, "
           f"chain_limit=10_000).run(prompt)`. Bare: `model.conversation(tools=[CodingTools(root, "
           f"sandbox=\"off\")], chain_limit=0).chain(prompt, system=<same system prompt>)`, "
-          f"`response.log_to_db(db)` after each response. Overhead = ours − bare. Wall time includes "
+          f"`response.log_to_db(db)` after each response. Overhead = ours − bare. Ours gets "
+          f"`context_window={BIG_WINDOW:_}` so it never compacts and sends the same messages as "
+          f"bare; the last row keeps the default window (16,384 tokens for this unknown model), "
+          f"where the history fills up after ~60 rounds and is compacted again and again. Wall time includes "
           f"SQLite's fsync per logged response (logs.db on the local disk); CPU time is this "
           f"process's user+system time, which other load on the machine barely affects.\n")
     print(f"### Linearity ({big} rounds)\n")
@@ -336,12 +377,13 @@ if __name__ == "__main__":
     if len(sys.argv) > 1 and sys.argv[1] == "_child":
         p = argparse.ArgumentParser()
         p.add_argument("cmd")
-        p.add_argument("side", choices=["ours", "bare"])
+        p.add_argument("side", choices=["ours", "bare", "ours-compacting"])
         p.add_argument("rounds", type=int)
         p.add_argument("--trace", action="store_true")
         p.add_argument("--profile")
+        p.add_argument("--db-dir")
         a = p.parse_args()
         sys.path.insert(0, str(REPO))
-        print(json.dumps(child(a.side, a.rounds, a.trace, a.profile)))
+        print(json.dumps(child(a.side, a.rounds, a.trace, a.profile, a.db_dir)))
         sys.exit(0)
     sys.exit(main())

@@ -34,8 +34,8 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import (REPO, log, machine_line, mb, md_table, median, ms, repo_env,  # noqa: E402
-                    run_json, time_pair, verdict)
+from common import (REPO, code_version, log, machine_line, mb, md_table, median, ms,  # noqa: E402
+                    repo_env, run_json, time_pair, verdict)
 
 SEARCH_TARGET = 1.3
 LIST_TARGET = 1.5
@@ -209,6 +209,10 @@ def run_capture(argv: list, cwd: Path) -> bytes:
     return subprocess.run(argv, cwd=cwd, stdin=subprocess.DEVNULL, capture_output=True).stdout
 
 
+def cpu_ratio(ours: list[float], base: list[float]) -> str:
+    return f"{median(ours) / median(base):.2f}×" if median(base) > 0 else "—"
+
+
 def nlines(data: bytes) -> int:
     return data.count(b"\n")
 
@@ -230,18 +234,26 @@ def tool_total(output: str) -> int:
 # Fresh-process helpers for the large-data cases (peak RSS must belong to one operation)
 
 CHILD_OURS = r"""
-import json, resource, sys, time
+import json, re, resource, sys, time
 root, op, arg, offset = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+
+def hwm_kib():
+    # VmHWM, not ru_maxrss: a process forked from a big parent inherits the parent's ru_maxrss.
+    with open("/proc/self/status") as fh:
+        return next(int(l.split()[1]) for l in fh if l.startswith("VmHWM:"))
+
+def cpu():
+    me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
+
 from llm_coding_agent.tools import CodingTools
 tools = CodingTools(root, sandbox="off")
-rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+rss0, cpu0 = hwm_kib(), cpu()
 t = time.perf_counter()
 out = tools.read_file(arg, offset=offset) if op == "read" else tools.execute_command(arg, timeout=600)
 dt = time.perf_counter() - t
-rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-kids = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-shown = sum(1 for l in out.splitlines() if l[:7].strip().isdigit() and l[6:7] == "\t")
-print(json.dumps({"seconds": dt, "rss_kib": rss, "rss_import_kib": rss0, "children_kib": kids,
+shown = sum(1 for l in out.splitlines() if re.match(r" *\d+\t", l))
+print(json.dumps({"seconds": dt, "cpu": cpu() - cpu0, "rss_kib": hwm_kib(), "rss_import_kib": rss0,
                   "chars": len(out), "lines": shown, "head": out[:80], "tail": out[-160:]}))
 """
 
@@ -256,31 +268,47 @@ def shell_run(cmd: str, cwd: Path) -> dict:
     process's high-water mark, so it would report at least our own RSS.
     """
     use_time = os.access(GNU_TIME, os.X_OK)
-    argv = ([GNU_TIME, "-f", "@@maxrss=%M"] if use_time else []) + ["/bin/bash", "-c", cmd]
+    argv = ([GNU_TIME, "-f", "@@maxrss=%M cpu=%U+%S"] if use_time else []) + ["/bin/bash", "-c", cmd]
     start = time.perf_counter()
     proc = subprocess.run(argv, cwd=cwd, stdin=subprocess.DEVNULL, capture_output=True)
     seconds = time.perf_counter() - start
+    cpu = None
     if use_time:
-        rss = int(proc.stderr.decode().rsplit("@@maxrss=", 1)[1].split()[0])
+        report = proc.stderr.decode().rsplit("@@maxrss=", 1)[1].split()
+        rss = int(report[0])
+        user, system = report[1].removeprefix("cpu=").split("+")
+        cpu = float(user) + float(system)
     else:  # an upper bound, contaminated by this process's own RSS
         rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     if proc.returncode != 0:
         raise RuntimeError(f"{cmd!r} failed: {proc.stderr[-500:]!r}")
-    return {"seconds": seconds, "rss_kib": rss, "bytes": len(proc.stdout)}
+    return {"seconds": seconds, "cpu": cpu, "rss_kib": rss, "bytes": len(proc.stdout)}
 
 
-def fresh_runs(argv, repeat: int, cwd: Path | None = None) -> dict:
-    """``repeat`` fresh runs: a python -c argv (JSON result) or a shell command string."""
+def _one_fresh(argv, cwd: Path | None) -> dict:
+    """A fresh run: a python -c argv (JSON result) or a shell command string."""
     if isinstance(argv, str):
-        runs = [shell_run(argv, cwd) for _ in range(repeat)]
-    else:
-        runs = [run_json(argv, env=repo_env(), timeout=900) for _ in range(repeat)]
-    best = dict(runs[0])
-    best["seconds"] = median(r["seconds"] for r in runs)
-    best["rss_kib"] = max(r["rss_kib"] for r in runs)
-    if "rss_import_kib" in best:
-        best["rss_import_kib"] = max(r["rss_import_kib"] for r in runs)
-    return best
+        return shell_run(argv, cwd)
+    return run_json(argv, env=repo_env(), timeout=900)
+
+
+def fresh_pair(ours_argv, base_argvs: list, repeat: int, cwd: Path) -> tuple[dict, list[dict]]:
+    """``repeat`` rounds of fresh runs, ours then each baseline, alternating; per side the median
+    time and CPU and the max peak RSS."""
+    runs: list[list[dict]] = [[] for _ in range(1 + len(base_argvs))]
+    for _ in range(repeat):
+        for i, argv in enumerate([ours_argv, *base_argvs]):
+            runs[i].append(_one_fresh(argv, cwd))
+    summary = []
+    for side in runs:
+        best = dict(side[0])
+        best["seconds"] = median(r["seconds"] for r in side)
+        best["cpu"] = median(r["cpu"] for r in side) if side[0]["cpu"] is not None else None
+        best["rss_kib"] = max(r["rss_kib"] for r in side)
+        if "rss_import_kib" in best:
+            best["rss_import_kib"] = max(r["rss_import_kib"] for r in side)
+        summary.append(best)
+    return summary[0], summary[1:]
 
 
 # --------------------------------------------------------------------------------------------
@@ -301,13 +329,13 @@ def bench_search(tools, root: Path, rg: str, repeat: int) -> list[list]:
         log(f"  search_files: {label}")
         ours_out = tools.search_files(pattern, glob=glob)
         base_out = run_capture(base_argv, root)
-        a, b = time_pair(lambda: tools.search_files(pattern, glob=glob),
-                         lambda: run_capture(base_argv, root), repeat)
+        a, b, ca, cb = time_pair(lambda: tools.search_files(pattern, glob=glob),
+                                 lambda: run_capture(base_argv, root), repeat)
         ratio = median(a) / median(b)
         rows.append([f"search_files `{pattern}`" + (f" glob={glob}" if glob else ""),
                      f"{tool_total(ours_out):,} / {nlines(base_out):,}",
-                     ms(median(a)), ms(median(b)), f"{ratio:.2f}×", f"≤ {SEARCH_TARGET}×",
-                     verdict(ratio, SEARCH_TARGET)])
+                     ms(median(a)), ms(median(b)), f"{ratio:.2f}×", cpu_ratio(ca, cb),
+                     f"≤ {SEARCH_TARGET}×", verdict(ratio, SEARCH_TARGET)])
     return rows
 
 
@@ -325,20 +353,21 @@ def bench_list(tools, root: Path, rg: str, repeat: int) -> list[list]:
     for label, ours, base_argv in cases:
         log(f"  {label}")
         ours_out, base_out = ours(), run_capture(base_argv, root)
-        a, b = time_pair(ours, lambda: run_capture(base_argv, root), repeat)
+        a, b, ca, cb = time_pair(ours, lambda: run_capture(base_argv, root), repeat)
         ratio = median(a) / median(b)
         rows.append([label, f"{tool_total(ours_out):,} / {nlines(base_out):,}",
-                     ms(median(a)), ms(median(b)), f"{ratio:.2f}×", f"≤ {LIST_TARGET}×",
-                     verdict(ratio, LIST_TARGET)])
+                     ms(median(a)), ms(median(b)), f"{ratio:.2f}×", cpu_ratio(ca, cb),
+                     f"≤ {LIST_TARGET}×", verdict(ratio, LIST_TARGET)])
     # Information only: the fallback walker against the same rg --files.
     log("  list_files fallback")
     fb = lambda: search.list_files(tools._root, tools._root, "**/*", use_rg=False)  # noqa: E731
     base_argv = [rg, "--files", *walk, "--", "."]
     fb_out = fb()
-    a, b = time_pair(fb, lambda: run_capture(base_argv, root), max(2, repeat // 2))
+    a, b, ca, cb = time_pair(fb, lambda: run_capture(base_argv, root), max(3, repeat // 2))
     rows.append(["list_files `**/*` Python fallback (info)",
                  f"{tool_total(fb_out):,} / {nlines(run_capture(base_argv, root)):,}",
-                 ms(median(a)), ms(median(b)), f"{median(a) / median(b):.2f}×", "—", "info"])
+                 ms(median(a)), ms(median(b)), f"{median(a) / median(b):.2f}×", cpu_ratio(ca, cb),
+                 "—", "info"])
     return rows
 
 
@@ -352,10 +381,11 @@ def bench_fallback(tools, root: Path, repeat: int) -> list[list]:
                                            use_rg=False)
         base_argv = ["grep", "-rEn", *GREP_EXCLUDES, "-e", pattern, "."]
         ours_out, base_out = ours(), run_capture(base_argv, root)
-        a, b = time_pair(ours, lambda: run_capture(base_argv, root), repeat, warmup=0)
+        a, b, ca, cb = time_pair(ours, lambda: run_capture(base_argv, root), repeat, warmup=0)
         rows.append([f"search `{pattern}` (use_rg=False)",
                      f"{tool_total(ours_out):,} / {nlines(base_out):,}",
-                     ms(median(a)), ms(median(b)), f"{median(a) / median(b):.2f}×", "—", "info"])
+                     ms(median(a)), ms(median(b)), f"{median(a) / median(b):.2f}×",
+                     cpu_ratio(ca, cb), "—", "info"])
     return rows
 
 
@@ -367,23 +397,25 @@ def bench_large(root: Path, log_lines: int, repeat: int) -> list[list]:
     rows = []
 
     offset = log_lines - 1000
-    log(f"  read_file {LOG_REL} offset={offset:,} (fresh process × {repeat})")
-    ours = fresh_runs([py, "-c", CHILD_OURS, str(root), "read", LOG_REL, str(offset)], repeat)
-    if not ours["head"].lstrip().startswith(str(offset + 1)):
-        raise RuntimeError(f"read_file returned the wrong page: {ours['head']!r}")
-    shown = ours["lines"]
+    log(f"  read_file {LOG_REL} offset={offset:,} (fresh processes × {repeat})")
+    ours_argv = [py, "-c", CHILD_OURS, str(root), "read", LOG_REL, str(offset)]
+    probe = _one_fresh(ours_argv, root)
+    if not probe["head"].lstrip().startswith(str(offset + 1)) or not probe["lines"]:
+        raise RuntimeError(f"read_file returned the wrong page: {probe['head']!r}")
+    shown = probe["lines"]
     base_cmd = f"tail -n +{offset + 1} {LOG_REL} | head -n {shown}"
-    base = fresh_runs(base_cmd, repeat, root)
-    rows.append(_large_row(f"read_file late page ({shown} lines at line {offset + 1:,})",
+    ours, (base,) = fresh_pair(ours_argv, [base_cmd], repeat, root)
+    rows.append(_large_row(f"read_file late page ({shown} lines from line {offset + 1:,})",
                            ours, base, f"`{base_cmd}`"))
 
     cmd = f"cat {LOG_REL}"
-    log(f"  execute_command `{cmd}` ({size / 2**20:,.0f} MiB, fresh process × {repeat})")
-    ours = fresh_runs([py, "-c", CHILD_OURS, str(root), "exec", cmd, "0"], repeat)
+    log(f"  execute_command `{cmd}` ({size / 2**20:,.0f} MiB, fresh processes × {repeat})")
+    base_cmds = [f"cat {LOG_REL} > /dev/null", f"cat {LOG_REL} | wc -c"]
+    ours_argv = [py, "-c", CHILD_OURS, str(root), "exec", cmd, "0"]
+    ours, bases = fresh_pair(ours_argv, base_cmds, repeat, root)
     if "Exit code: 0" not in ours["tail"]:
         raise RuntimeError(f"execute_command failed: {ours['tail']!r}")
-    for base_cmd in (f"cat {LOG_REL} > /dev/null", f"cat {LOG_REL} | wc -c"):
-        base = fresh_runs(base_cmd, repeat, root)
+    for base_cmd, base in zip(base_cmds, bases):
         rows.append(_large_row(f"execute_command `{cmd}` ({size / 2**30:.2f} GiB)", ours, base,
                                f"`{base_cmd}`"))
     return rows
@@ -391,8 +423,9 @@ def bench_large(root: Path, log_lines: int, repeat: int) -> list[list]:
 
 def _large_row(label: str, ours: dict, base: dict, base_label: str) -> list:
     peak_mb = ours["rss_kib"] / 1024
+    cpu_ratio = f"{ours['cpu'] / base['cpu']:.2f}×" if base.get("cpu") else "—"
     return [label, base_label, ms(ours["seconds"]), ms(base["seconds"]),
-            f"{ours['seconds'] / base['seconds']:.2f}×",
+            f"{ours['seconds'] / base['seconds']:.2f}×", cpu_ratio,
             f"{mb(ours['rss_kib'])} (+{mb(ours['rss_kib'] - ours['rss_import_kib'])})",
             mb(base["rss_kib"]), f"< {RSS_TARGET_MB} MB",
             "PASS" if peak_mb < RSS_TARGET_MB else "FAIL"]
@@ -401,12 +434,12 @@ def _large_row(label: str, ours: dict, base: dict, base_label: str) -> list:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="small tree and log (smoke check)")
-    parser.add_argument("--repeat", type=int, help="timed runs per side (default 7, quick 3)")
+    parser.add_argument("--repeat", type=int, help="timed runs per side (default 9, quick 3)")
     parser.add_argument("--keep", action="store_true", help="keep the synthetic tree")
     parser.add_argument("--tmp", default="/tmp", help="where to build the tree (default /tmp)")
     args = parser.parse_args()
     size = QUICK if args.quick else FULL
-    repeat = args.repeat or (3 if args.quick else 7)
+    repeat = args.repeat or (3 if args.quick else 9)
     large_repeat = 2 if args.quick else 5
 
     sys.path.insert(0, str(REPO))
@@ -443,13 +476,15 @@ def main() -> int:
         else:
             shutil.rmtree(root, ignore_errors=True)
 
-    heads = ["case", "results ours / baseline", "ours ms", "baseline ms", "ratio", "target",
-             "result"]
+    heads = ["case", "results ours / baseline", "ours ms", "baseline ms", "ratio", "CPU ratio",
+             "target", "result"]
     print(f"## Tools{' (--quick)' if args.quick else ''}\n")
-    print(f"{machine_line()} · {rg_version}")
+    print(f"{machine_line()} · {rg_version} · {code_version()}")
     print(f"Tree: {info['files']:,} files ({info['visible']:,} not ignored) + a "
           f"{size['log_mib']:,} MiB log ({info['log_lines']:,} lines); median of {repeat} warm "
-          f"runs, ours and baseline alternating; total benchmark time "
+          f"runs, ours and baseline alternating. Targets apply to the wall-time ratio; the CPU "
+          f"ratio (user+system, child processes such as rg/grep included) is given because it "
+          f"barely depends on other load on the machine. Total benchmark time "
           f"{time.perf_counter() - started:.0f} s.\n")
     print("### search_files vs ripgrep\n")
     print(md_table(heads, search_rows))
@@ -469,14 +504,16 @@ def main() -> int:
           "equivalent to the tree's ignore rules (the counts column checks the file sets agree). "
           "Ours: `search.search_files(..., use_rg=False)`. No target.\n")
     print("### Large data: time and peak RSS (fresh process per run)\n")
-    print(md_table(["case", "baseline", "ours ms", "baseline ms", "time ratio",
+    print(md_table(["case", "baseline", "ours ms", "baseline ms", "time ratio", "CPU ratio",
                     "ours peak RSS MB (+ over import)", "baseline peak RSS MB", "target",
                     "result"], large_rows))
     print(f"\nOurs: a fresh `python -c` that imports `CodingTools` and makes one call; peak RSS is "
-          f"its `ru_maxrss` (the interpreter with llm imported is most of it; the number in "
-          f"brackets is the growth during the call). Baseline: `bash -c CMD` under "
+          f"its VmHWM (the interpreter with llm imported is most of it; the number in brackets is "
+          f"the growth during the call; `ru_maxrss` is not used because a child inherits its "
+          f"parent's high-water mark). Ours and baselines alternate run by run. Baseline: `bash -c CMD` under "
           f"GNU `time` with output captured; its RSS is `%M` (the largest of "
-          f"bash/tail/head/cat/wc). Time: median of {large_repeat}; RSS: max of {large_repeat}.")
+          f"bash/tail/head/cat/wc). Time and CPU (user+system, "
+          f"children included): median of {large_repeat}; RSS: max of {large_repeat}.")
     return 0
 
 

@@ -812,6 +812,19 @@ def _db_path(db: Any) -> str | None:
     return rows[0][2] if rows else None
 
 
+def logged_root(conversation_id: str | None, db: Any = None) -> str | None:
+    """The project root a logged conversation worked in (None if unknown)."""
+    from llm.cli import load_conversation
+
+    import click
+
+    try:
+        conversation = load_conversation(conversation_id, database=_db_path(db))
+    except click.ClickException:
+        return None
+    return _logged_root(conversation) if conversation else None
+
+
 _ROOT_SPEC = re.compile(r"^CodingTools\((.*)\)$", re.DOTALL)
 
 

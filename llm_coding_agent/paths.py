@@ -43,7 +43,7 @@ def resolve_in_root(root: Path, path: str, *, for_write: bool = False) -> Path:
             f"path {path!r} is outside the project root {root}; use a path relative to the root"
         )
     candidate = Path(path) if os.path.isabs(path) else root / path
-    real = Path(os.path.realpath(candidate))
+    real = Path(_real(candidate))
     if not is_within(real, root):
         raise PathOutsideRoot(
             f"path {path!r} is outside the project root {root}; use a path relative to the root"
@@ -56,6 +56,22 @@ def resolve_in_root(root: Path, path: str, *, for_write: bool = False) -> Path:
                 "the agent may not change them. Ask the user to edit that file."
             )
     return real
+
+
+def _real(path: Path) -> str:
+    """``realpath`` repeated until it stops changing.
+
+    On a symlink loop ``os.path.realpath`` gives up and returns the rest of the path with ``..``
+    folded as text (``loop/../link_out/x`` → ``<root>/link_out/x``), which the OS would then
+    follow through ``link_out``. Resolving again until nothing changes closes that hole.
+    """
+    current = os.path.realpath(path)
+    for _ in range(40):
+        again = os.path.realpath(current)
+        if again == current:
+            return current
+        current = again
+    raise ToolError(f"{path} has too many levels of symbolic links")
 
 
 def relative_display(root: Path, real: Path) -> str:

@@ -1,4 +1,4 @@
-"""Find files and search their contents: the engine behind the ``list_files`` and ``search_files`` tools.
+"""Find files and search their contents: the engine behind the list_files/search_files tools.
 
 Two engines give byte-identical output over the same file set:
 
@@ -22,8 +22,11 @@ The file set (both engines, both functions) is every *regular* file below ``base
 * special files (FIFOs, sockets, devices).
 
 ``base`` itself is taken as given even when it is hidden or ignored: asking for ``.github``
-explicitly lists its files. Rules from ``.gitignore`` files between the root and ``base`` still
-apply to what lies below ``base``.
+explicitly lists its files (and ``search_files`` accepts a single file as ``base``). Rules from
+``.gitignore`` files between the root and ``base`` still apply to what lies below ``base``.
+
+``list_files`` shows the newest files first (modification time, ties by path); ``search_files``
+orders by path, then line. Paths sort component by component, byte-wise.
 
 Globs (``list_files(pattern=...)``, ``search_files(glob=...)``) use gitignore syntax, matched
 against the path relative to ``base``: a glob without ``/`` (``*.md``) matches the file name at any
@@ -52,6 +55,7 @@ import subprocess
 import sys
 import sysconfig
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
@@ -78,7 +82,7 @@ _RG_PREVIEW_COLUMNS = 4096
 
 # Flags for every ripgrep walk: exactly the ignore sources described in the module docstring.
 # --no-ignore-parent stops rg reading .gitignore files above the searched path; the ones between
-# the root and base are handed over with --ignore-file instead (see _ancestor_ignore_file).
+# the root and base are handed over with --ignore-file instead (see _ignore_file).
 _RG_WALK_FLAGS = [
     "--no-config",
     "--no-require-git",
@@ -345,12 +349,16 @@ def _tokens_regex(tokens: list) -> str:
     return "".join(out)
 
 
+_MATCH_ALL_REGEX = rb"(?:.*)\Z"
+
+
 def _compile_glob(glob: str) -> re.Pattern[bytes]:
     """A bytes regex that full-matches what globset (literal separator) matches for ``glob``."""
     tokens = _GlobParser(glob).parse()
-    src = ".*" if tokens == [_RPREFIX] else _tokens_regex(tokens)
+    if tokens == [_RPREFIX]:  # globset's special case: `**` alone matches everything
+        return re.compile(_MATCH_ALL_REGEX)
     try:
-        return re.compile(f"(?:{src})\\Z".encode("ascii"))
+        return re.compile(f"(?:{_tokens_regex(tokens)})\\Z".encode("ascii"))
     except re.error as exc:
         raise _GlobError(str(exc)) from None
 
@@ -366,8 +374,6 @@ class _Rule:
 
     negated: bool
     dir_only: bool
-    anchored: bool
-    body: str
     glob: str
     regex: re.Pattern[bytes]
 
@@ -402,7 +408,7 @@ def _parse_rule(line: str) -> _Rule | None:
         glob = "**/" + glob
     if glob.endswith("/**"):
         glob += "/*"
-    return _Rule(negated, dir_only, anchored, line, glob, _compile_glob(glob))
+    return _Rule(negated, dir_only, glob, _compile_glob(glob))
 
 
 # (directory prefix relative to the root, b"" for the root itself; rule)
@@ -474,31 +480,38 @@ def _escape_glob_literal(raw: bytes) -> str:
     return "".join(out)
 
 
-def _rewrite_rule(prefix: bytes, rule: _Rule) -> str:
-    """``rule`` from ``<prefix>/.gitignore`` as an equivalent line relative to the root."""
-    core = rule.body
-    if not rule.anchored and not (core.startswith("**/") or core == "**"):
-        core = "**/" + core
+def _rewrite_rule(prefix: bytes, rule: _Rule) -> str | None:
+    """``rule`` from ``<prefix>/.gitignore`` as an equivalent line relative to the root.
+
+    Built from the final glob, so ripgrep's own rewrites (``**/`` prefix, ``/**`` suffix) are
+    not applied twice. None for a rule that can never match.
+    """
+    core = "**" if rule.regex.pattern == _MATCH_ALL_REGEX else rule.glob
+    if not core:
+        return None
     if prefix:
         core = _escape_glob_literal(prefix) + "/" + core
     return ("!" if rule.negated else "") + "/" + core + ("/" if rule.dir_only else "")
 
 
-def _ancestor_ignore_file(root_b: bytes, base_rel: bytes) -> str | None:
-    """Write the ancestors' rules, rewritten relative to the root, to a temporary ignore file.
+def _ignore_file(rules: list[_ScopedRule]) -> str | None:
+    """Write ``rules`` (from .gitignore files above the searched paths), rewritten relative to the
+    root, to a temporary file for ``rg --ignore-file``; None when there are none.
 
     With ``--no-ignore-parent`` ripgrep ignores every .gitignore above the searched path, and
     without it it would also read those above the root. Files given with ``--ignore-file`` are
     matched against paths relative to the working directory (the root) and rank below every
-    .gitignore found during the walk, which is exactly where the ancestors' rules belong.
+    .gitignore found during the walk, which is exactly where these rules belong. Each rewritten
+    rule names its directory, so rules of sibling directories can share one file.
     """
-    rules = _ancestor_rules(root_b, base_rel)
     if not rules:
         return None
     fd, path = tempfile.mkstemp(prefix="llm-code-ignore-", suffix=".gitignore")
     with os.fdopen(fd, "w", encoding="utf-8", errors="surrogateescape") as fh:
         for prefix, rule in rules:
-            fh.write(_rewrite_rule(prefix, rule) + "\n")
+            line = _rewrite_rule(prefix, rule)
+            if line is not None:
+                fh.write(line + "\n")
     return path
 
 
@@ -522,6 +535,8 @@ _TYPE_SAFE = re.compile(r"[A-Za-z0-9._\-*]*(?:\{[A-Za-z0-9._\-*,]*\}[A-Za-z0-9._
 def _user_glob(pattern: str | None, what: str) -> _UserGlob | None:
     if pattern is None:
         return None
+    if not isinstance(pattern, str):
+        raise ToolError(f"{what} must be a string, got {pattern!r}")
     text = pattern.strip()
     while text.startswith("./"):
         text = text[2:]
@@ -539,8 +554,7 @@ def _user_glob(pattern: str | None, what: str) -> _UserGlob | None:
         rule = _parse_rule(text)
     except _GlobError as exc:
         raise ToolError(f"invalid {what} {pattern!r}: {exc}") from None
-    assert rule is not None and not rule.negated
-    if rule.glob in _MATCH_ALL_GLOBS:
+    if rule is None or rule.glob in _MATCH_ALL_GLOBS:
         return _UserGlob(pattern, None, None)
     rg_type = None
     if rule.glob.startswith("**/"):  # matched at any depth, so only the file name matters
@@ -566,8 +580,12 @@ def _needs_python_filter(glob: _UserGlob | None) -> bool:
 # Shared helpers
 
 
-def _split_base(root: Path, base: Path) -> tuple[bytes, bytes, bytes]:
-    """(root, base, base relative to root) as bytes; base must be a directory inside root."""
+def _split_base(root: Path, base: Path, *, allow_file: bool = False
+                ) -> tuple[bytes, bytes, bytes, bool]:
+    """(root, base, base relative to root, base is a directory) with paths as bytes.
+
+    ``base`` must be inside ``root`` and a directory, or a regular file if ``allow_file``.
+    """
     root_b, base_b = os.fsencode(root), os.fsencode(base)
     if not is_within(base_b.decode("utf-8", "surrogateescape"),
                      root_b.decode("utf-8", "surrogateescape")):
@@ -577,11 +595,12 @@ def _split_base(root: Path, base: Path) -> tuple[bytes, bytes, bytes]:
     except OSError:
         raise ToolError(f"{relative_display(root, base)} does not exist; "
                         "list the parent directory to see what is there") from None
-    if not stat.S_ISDIR(st.st_mode):
-        raise ToolError(f"{relative_display(root, base)} is a file, not a directory; pass a "
+    is_dir = stat.S_ISDIR(st.st_mode)
+    if not is_dir and not (allow_file and stat.S_ISREG(st.st_mode)):
+        raise ToolError(f"{relative_display(root, base)} is not a directory; pass a "
                         "directory as path (use the glob/pattern to select files)")
     base_rel = b"" if base_b == root_b else base_b[len(root_b.rstrip(b"/")) + 1:]
-    return root_b, base_b, base_rel
+    return root_b, base_b, base_rel, is_dir
 
 
 def _check_count(value: int, name: str) -> int:
@@ -608,35 +627,49 @@ def _show_line(raw: bytes) -> str:
     return text
 
 
+def _scan_dir(directory: bytes, rel_dir: bytes, root_rel_dir: bytes,
+              rules: list[_ScopedRule]) -> tuple[list, list]:
+    """One directory's kept entries: ([(rel, root_rel, entry)] for dirs, [(rel, entry)] for files).
+
+    ``rel`` is relative to the walk's base, ``root_rel`` to the root; ``rules`` must already hold
+    this directory's own .gitignore.
+    """
+    dirs: list[tuple[bytes, bytes, os.DirEntry]] = []
+    files: list[tuple[bytes, os.DirEntry]] = []
+    try:
+        with os.scandir(directory) as it:
+            entries = list(it)
+    except OSError:
+        return dirs, files
+    for entry in entries:
+        name = entry.name
+        rel = rel_dir + b"/" + name if rel_dir else name
+        root_rel = root_rel_dir + b"/" + name if root_rel_dir else name
+        try:
+            if entry.is_symlink():
+                continue
+            if entry.is_dir(follow_symlinks=False):
+                if name.startswith(b".") or name in _SKIP_DIR_NAMES:
+                    continue
+                if not _is_ignored(rules, root_rel, True):
+                    dirs.append((rel, root_rel, entry))
+            elif entry.is_file(follow_symlinks=False):
+                if not _is_ignored(rules, root_rel, False):
+                    files.append((rel, entry))
+        except OSError:
+            continue
+    return dirs, files
+
+
 def _walk(root_b: bytes, base_b: bytes, base_rel: bytes) -> Iterator[tuple[bytes, os.DirEntry]]:
     """Pure-Python walk: (path relative to base, entry) for every file in the file set."""
-    rules = _ancestor_rules(root_b, base_rel)
-    stack = [(base_b, b"", base_rel, rules)]
+    stack = [(base_b, b"", base_rel, _ancestor_rules(root_b, base_rel))]
     while stack:
         directory, rel_dir, root_rel_dir, parent_rules = stack.pop()
         rules = parent_rules + _read_gitignore(directory, root_rel_dir)
-        try:
-            with os.scandir(directory) as it:
-                entries = list(it)
-        except OSError:
-            continue
-        for entry in entries:
-            name = entry.name
-            rel = rel_dir + b"/" + name if rel_dir else name
-            root_rel = root_rel_dir + b"/" + name if root_rel_dir else name
-            try:
-                if entry.is_symlink():
-                    continue
-                if entry.is_dir(follow_symlinks=False):
-                    if name.startswith(b".") or name in _SKIP_DIR_NAMES:
-                        continue
-                    if not _is_ignored(rules, root_rel, True):
-                        stack.append((entry.path, rel, root_rel, rules))
-                elif entry.is_file(follow_symlinks=False):
-                    if not _is_ignored(rules, root_rel, False):
-                        yield rel, entry
-            except OSError:
-                continue
+        dirs, files = _scan_dir(directory, rel_dir, root_rel_dir, rules)
+        yield from files
+        stack.extend((entry.path, rel, root_rel, rules) for rel, root_rel, entry in dirs)
 
 
 def _rg_target(base_rel: bytes) -> bytes:
@@ -663,7 +696,7 @@ def list_files(root: Path, base: Path, pattern: str = "**/*", limit: int = 200, 
     depth; ``src/**/test_*.py`` is anchored at ``base``. See the module docstring for which files
     are considered. ``use_rg`` forces (True) or forbids (False) ripgrep; None picks it when found.
     """
-    root_b, base_b, base_rel = _split_base(root, base)
+    root_b, base_b, base_rel, _ = _split_base(root, base)
     limit = _check_count(limit, "limit")
     glob = _user_glob(pattern, "pattern")
     rg = _pick_engine(use_rg)
@@ -697,22 +730,102 @@ def _list_python(root_b, base_b, base_rel, glob, limit):
 
 
 def _list_rg(rg, root_b, base_b, base_rel, glob, limit):
-    # `--sortr=modified` walks on one thread but stats in Rust; measured on a 53k-file tree it
-    # costs ~1.2x a parallel `rg --files`, while stat()ing every path from Python costs ~2x. Only
-    # the first `limit` paths (plus those tied with the last) are stat()ed here, for the ties.
-    ignore_file = _ancestor_ignore_file(root_b, base_rel)
+    # Ranking needs every file's mtime. `rg --sortr=modified` stats in Rust but walks on a single
+    # thread; stat()ing each path from Python after a parallel `rg --files` is slower still
+    # (~2x a bare `rg --files` on a 53k-file tree). So the tree is split into a few subtrees,
+    # each walked by its own sorting rg process in parallel; only the head of each sorted stream
+    # (the first `limit` paths plus any tied with the last) is stat()ed here, and merged.
+    groups, rules, direct = _partition(root_b, base_b, base_rel, _rg_workers())
+    ignore_file = _ignore_file(rules)
     try:
         args = [rg, "--files", "--null", "--sortr=modified", *_RG_WALK_FLAGS, *_type_flags(glob)]
         if ignore_file:
             args.append(f"--ignore-file={ignore_file}")
-        args += ["--", _rg_target(base_rel)]
-        proc = _run_rg(args, root_b)
+        commands = [args + ["--", *targets] for targets in groups]
+        if len(commands) <= 1:
+            outputs = [_run_rg(c, root_b).stdout for c in commands]
+        else:
+            with ThreadPoolExecutor(len(commands)) as pool:
+                outputs = [p.stdout for p in pool.map(lambda c: _run_rg(c, root_b), commands)]
     finally:
         if ignore_file:
             os.unlink(ignore_file)
-    paths = _rg_paths(proc.stdout, base_rel, b"\0")
-    if _needs_python_filter(glob):
-        paths = [p for p in paths if glob.regex.match(p)]
+    candidates: list[tuple[int, bytes]] = []
+    total = 0
+    for out in outputs:
+        paths = _rg_paths(out, base_rel, b"\0")
+        if _needs_python_filter(glob):
+            paths = [p for p in paths if glob.regex.match(p)]
+        total += len(paths)
+        candidates += _newest(base_b, paths, limit)
+    for rel, entry in direct:
+        if glob is not None and glob.regex is not None and not glob.regex.match(rel):
+            continue
+        try:
+            candidates.append((entry.stat(follow_symlinks=False).st_mtime_ns, rel))
+        except OSError:
+            continue
+        total += 1
+    return heapq.nsmallest(limit, candidates, key=_mtime_order), total
+
+
+def _rg_workers() -> int:
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        cpus = os.cpu_count() or 1
+    return max(1, min(cpus, 8))
+
+
+def _partition(root_b, base_b, base_rel, workers):
+    """Split the walk below ``base`` into at most ``workers`` groups of rg targets.
+
+    Returns (groups of "./"-prefixed root-relative directories, the .gitignore rules above those
+    directories, files found on the way as (path relative to base, entry)). The directories at
+    the top are read here with the Python rules (identical to rg's); the biggest directory (by
+    link count, i.e. number of subdirectories) is opened up until the work looks divisible.
+    """
+    if workers < 2:
+        return [[_rg_target(base_rel)]], _ancestor_rules(root_b, base_rel), []
+    rules = _ancestor_rules(root_b, base_rel) + _read_gitignore(base_b, base_rel)
+    found, direct = _scan_dir(base_b, b"", base_rel, rules)
+    dirs = [(rel, root_rel, entry, rules) for rel, root_rel, entry in found]
+    all_rules = list(rules)
+    for _ in range(8):
+        if not dirs:
+            break
+        weights = [_weight(entry) for _, _, entry, _ in dirs]
+        biggest = max(range(len(dirs)), key=weights.__getitem__)
+        if len(dirs) >= workers and weights[biggest] * workers <= sum(weights):
+            break
+        rel, root_rel, entry, parent_rules = dirs.pop(biggest)
+        own = _read_gitignore(entry.path, root_rel)
+        all_rules += own
+        found, files = _scan_dir(entry.path, rel, root_rel, parent_rules + own)
+        dirs += [(r, rr, e, parent_rules + own) for r, rr, e in found]
+        direct += files
+    if not dirs:
+        return [], all_rules, direct
+    # Longest processing time first: each directory to the group with the least weight so far.
+    groups: list[list[bytes]] = [[] for _ in range(min(workers, len(dirs)))]
+    loads = [0] * len(groups)
+    for _, root_rel, entry, _ in sorted(dirs, key=lambda d: (-_weight(d[2]), d[1])):
+        i = loads.index(min(loads))
+        groups[i].append(b"./" + root_rel)
+        loads[i] += _weight(entry)
+    return groups, all_rules, direct
+
+
+def _weight(entry: os.DirEntry) -> int:
+    try:
+        return entry.stat(follow_symlinks=False).st_nlink
+    except OSError:
+        return 1
+
+
+def _newest(base_b: bytes, paths: list[bytes], limit: int) -> list[tuple[int, bytes]]:
+    """The first ``limit`` of ``paths`` (newest first, as sorted by rg) plus any tied with the
+    last of them, with their mtimes."""
     picked: list[tuple[int, bytes]] = []
     boundary = None
     for rel in paths:
@@ -733,7 +846,7 @@ def _list_rg(rg, root_b, base_b, base_rel, glob, limit):
                 picked.append((os.lstat(os.path.join(base_b, rel)).st_mtime_ns, rel))
             except OSError:
                 continue
-    return heapq.nsmallest(limit, picked, key=_mtime_order), len(paths)
+    return picked
 
 
 # --------------------------------------------------------------------------------------------
@@ -751,10 +864,12 @@ def search_files(root: Path, base: Path, pattern: str, glob: str | None = None,
     Output lines are ``path:line:content`` with ``path`` relative to the *root*, ordered by path
     and then line number; lines longer than :data:`MAX_LINE_CHARS` characters are cut. At most
     ``max_results`` lines are shown, then one line counting the rest. ``glob`` (gitignore syntax,
-    relative to ``base``) restricts which files are searched. An invalid regex raises
-    :class:`ToolError`. ``use_rg`` forces (True) or forbids (False) ripgrep.
+    relative to ``base``) restricts which files are searched. ``base`` may also be a single
+    regular file, which is then searched even if hidden or ignored (``glob`` is matched against
+    its name). An invalid regex raises :class:`ToolError`. ``use_rg`` forces (True) or forbids
+    (False) ripgrep.
     """
-    root_b, base_b, base_rel = _split_base(root, base)
+    root_b, base_b, base_rel, is_dir = _split_base(root, base, allow_file=True)
     max_results = _check_count(max_results, "max_results")
     if not isinstance(pattern, str) or not pattern:
         raise ToolError("pattern must be a non-empty regular expression")
@@ -763,14 +878,24 @@ def search_files(root: Path, base: Path, pattern: str, glob: str | None = None,
                         "time, so search for a single line (e.g. the first line of the snippet)")
     user_glob = _user_glob(glob, "glob")
     rg = _pick_engine(use_rg)
-    if rg is not None:
+    regex = _python_regex(pattern) if rg is None else None
+    if not is_dir:
+        name = os.path.basename(base_rel)
+        if user_glob is not None and user_glob.regex is not None and not user_glob.regex.match(name):
+            shown, total = [], 0
+        elif rg is not None:
+            shown, total = _search_rg_file(rg, root_b, base_rel, pattern, max_results)
+        else:
+            count, kept = _scan_file(base_b, regex, max_results)
+            shown, total = [(base_rel, lineno, raw) for lineno, raw in kept], count
+    elif rg is not None:
         shown, total = _search_rg(rg, root_b, base_rel, pattern, user_glob, max_results)
     else:
-        shown, total = _search_python(root_b, base_b, base_rel, pattern, user_glob, max_results)
+        shown, total = _search_python(root_b, base_b, base_rel, regex, user_glob, max_results)
     if not shown:
         where = relative_display(root, base)
         suffix = f" in files matching '{glob}'" if user_glob is not None else ""
-        return f"No matches for '{pattern}' under {where}{suffix}"
+        return f"No matches for '{pattern}' {'under' if is_dir else 'in'} {where}{suffix}"
     lines = [f"{_show_path(rel)}:{lineno}:{_show_line(raw)}" for rel, lineno, raw in shown]
     if total > len(shown):
         lines.append(f"[{total - len(shown)} more matches not shown; "
@@ -784,35 +909,60 @@ def _invalid_regex(pattern: str, detail: str) -> ToolError:
                      "with a backslash to search for them literally")
 
 
+def _python_regex(pattern: str) -> re.Pattern[str]:
+    try:
+        return re.compile(pattern)
+    except (re.error, OverflowError, RecursionError, ValueError) as exc:
+        raise _invalid_regex(pattern, str(exc)) from None
+
+
 _RG_COUNT_LINE = re.compile(rb"([^\0]*)\0(\d+)\n")
 _RG_MATCH_LINE = re.compile(rb"([^\0]*)\0(\d+):([^\n]*)\n")
+
+
+def _rg_counts(rg, root_b, args, pattern) -> list[tuple[bytes, int]]:
+    """Run an ``rg --count`` command; (root-relative path, matching lines) per file."""
+    proc = _run_rg([rg, "--count", "--null", "--with-filename", *args], root_b)
+    if proc.returncode == 2 and not proc.stdout and b"regex" in proc.stderr:
+        raise _invalid_regex(pattern, proc.stderr.decode("utf-8", "replace").replace("rg: ", ""))
+    # rg prints what it was given: "./src/x"; drop the "./"
+    return [(m.group(1)[2:], int(m.group(2))) for m in _RG_COUNT_LINE.finditer(proc.stdout)]
 
 
 def _search_rg(rg, root_b, base_rel, pattern, user_glob, max_results):
     # Stage 1 counts matching lines per file (parallel, tiny output; as fast as `rg -n` or
     # faster). Stage 2 prints the lines of just the first few files in path order. Reading every
     # matching line of a big tree through Python instead costs seconds for common patterns.
-    ignore_file = _ancestor_ignore_file(root_b, base_rel)
+    # Counting also fixes the binary rule: `rg --count` drops any file with a NUL byte, while
+    # `rg -n` prints what came before the NUL, in amounts that depend on its buffer size.
+    ignore_file = _ignore_file(_ancestor_rules(root_b, base_rel))
     try:
-        args = [rg, "--count", "--null", "--with-filename", *_RG_WALK_FLAGS, *_RG_SEARCH_FLAGS,
-                *_type_flags(user_glob)]
+        args = [*_RG_WALK_FLAGS, *_RG_SEARCH_FLAGS, *_type_flags(user_glob)]
         if ignore_file:
             args.append(f"--ignore-file={ignore_file}")
         args += ["--regexp", pattern, "--", _rg_target(base_rel)]
-        proc = _run_rg(args, root_b)
+        counts = _rg_counts(rg, root_b, args, pattern)
     finally:
         if ignore_file:
             os.unlink(ignore_file)
-    if proc.returncode == 2 and not proc.stdout and b"regex" in proc.stderr:
-        raise _invalid_regex(pattern, proc.stderr.decode("utf-8", "replace").replace("rg: ", ""))
-    base_strip = len(base_rel) + 1 if base_rel else 0
-    counts: list[tuple[bytes, int]] = []
-    for m in _RG_COUNT_LINE.finditer(proc.stdout):
-        rel = m.group(1)[2:]  # drop "./"
-        if _needs_python_filter(user_glob) and not user_glob.regex.match(rel[base_strip:]):
-            continue
-        counts.append((rel, int(m.group(2))))
+    if _needs_python_filter(user_glob):
+        strip = len(base_rel) + 1 if base_rel else 0
+        counts = [(rel, n) for rel, n in counts if user_glob.regex.match(rel[strip:])]
     counts.sort(key=lambda item: _path_key(item[0]))
+    return _rg_lines(rg, root_b, pattern, counts, max_results)
+
+
+def _search_rg_file(rg, root_b, base_rel, pattern, max_results):
+    # An explicitly named file is searched by rg in its "binary → convert" mode, unlike walked
+    # files; checking for a NUL first keeps the binary rule the same as everywhere else.
+    if _has_nul(os.path.join(root_b, base_rel)):
+        return [], 0
+    args = ["--no-config", *_RG_SEARCH_FLAGS, "--regexp", pattern, "--", b"./" + base_rel]
+    return _rg_lines(rg, root_b, pattern, _rg_counts(rg, root_b, args, pattern), max_results)
+
+
+def _rg_lines(rg, root_b, pattern, counts, max_results):
+    """Fetch the first ``max_results`` matching lines of ``counts`` (sorted by path)."""
     total = sum(n for _, n in counts)
     selected: list[bytes] = []
     running = 0
@@ -842,13 +992,18 @@ def _search_rg(rg, root_b, base_rel, pattern, user_glob, max_results):
     return shown, max(total, len(shown))
 
 
-def _search_python(root_b, base_b, base_rel, pattern, user_glob, max_results):
+def _has_nul(path: bytes) -> bool:
     try:
-        regex = re.compile(pattern)
-    except re.error as exc:
-        raise _invalid_regex(pattern, str(exc)) from None
-    except (OverflowError, RecursionError, ValueError) as exc:
-        raise _invalid_regex(pattern, str(exc)) from None
+        with open(path, "rb") as fh:
+            while chunk := fh.read(1 << 20):
+                if b"\0" in chunk:
+                    return True
+    except OSError:
+        return True
+    return False
+
+
+def _search_python(root_b, base_b, base_rel, regex, user_glob, max_results):
     files = []
     for rel, entry in _walk(root_b, base_b, base_rel):
         if user_glob is not None and user_glob.regex is not None and not user_glob.regex.match(rel):

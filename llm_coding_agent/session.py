@@ -11,7 +11,7 @@ from typing import Any
 import click
 import llm
 
-from .agent import AgentResult, AgentStateError, CodingAgent, ModelError
+from .agent import AgentResult, AgentStateError, CodingAgent, ModelError, logged_root
 from .errors import CodingAgentError
 from .settings import SettingsError, load_settings
 from .ui import TerminalUI, short_tool_name
@@ -57,6 +57,9 @@ class Session:
         if not self.root.is_dir():
             raise SessionError(f"directory does not exist: {opts.directory}")
         self.root = self.root.resolve()
+        if (opts.continue_ or opts.conversation_id) and opts.directory == ".":
+            # Settings belong to the project the conversation worked in, not the current directory.
+            self.root = Path(logged_root(opts.conversation_id) or self.root)
         self.ui = ui or TerminalUI(
             stdout=sys.stderr if self.headless else sys.stdout,
             history_path=llm.user_dir() / "llm-code-history.txt",
@@ -72,6 +75,7 @@ class Session:
                 "trust it (run interactively to be asked)"
             )
         self.extra_tools = self._gather_tools(opts.tool_specs, opts.functions)
+        self._previewed: set[str | None] = set()  # calls whose diff the approval prompt showed
         self.agent = self._make_agent()
 
     # -- construction -----------------------------------------------------------------------------
@@ -141,7 +145,7 @@ class Session:
                     kwargs["model"] = self._model(o.model_id)
                 if o.directory == ".":
                     kwargs.pop("root")  # the logged root wins unless -d was given
-                agent = CodingAgent.load(o.conversation_id, db=self.db, **kwargs)
+                agent = CodingAgent.load(o.conversation_id, **kwargs)
             else:
                 agent = CodingAgent(model=self._model(o.model_id), **kwargs)
         except (AgentStateError, ModelError) as ex:
@@ -199,7 +203,7 @@ class Session:
                 "output": result.output, "error": result.output.startswith(("Error:", "Cancelled:")),
             })
             return
-        self.ui.tool_line(call, result)
+        self.ui.tool_line(call, result, show_diff=call.tool_call_id not in self._previewed)
         if not self.headless:
             self.ui.waiting()
 
@@ -229,6 +233,7 @@ class Session:
             title += f"  (destructive: {decision.reason})"
         always = None if decision.destructive else agent.policy.always_description(tool.name, arguments)
         answer = self.ui.ask_approval(title, preview, always)
+        self._previewed.add(call.tool_call_id)
         if answer.kind == "always":
             allowed = agent.policy.remember_always(tool.name, arguments)
             if allowed:

@@ -161,7 +161,7 @@ class TerminalUI:
     def end_turn(self) -> None:
         self._end_stream()
 
-    def tool_line(self, call: llm.ToolCall, result: llm.ToolResult) -> None:
+    def tool_line(self, call: llm.ToolCall, result: llm.ToolResult, show_diff: bool = True) -> None:
         self._end_stream()
         name, key, outcome = tool_summary(call, result)
         style = "red" if outcome.startswith(("error", "declined")) else "green"
@@ -173,7 +173,7 @@ class TerminalUI:
             line.append(f" {key}", style="cyan")
         line.append(f" → {outcome}", style=style)
         self.console.print(line)
-        if name == "edit_file" and not outcome.startswith(("error", "declined")):
+        if show_diff and name == "edit_file" and not outcome.startswith(("error", "declined")):
             self.show_diff("\n".join(result.output.splitlines()[1:]))
 
     def show_diff(self, diff: str) -> None:

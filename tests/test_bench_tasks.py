@@ -3,7 +3,6 @@ check really discriminates: it fails on the untouched repo and passes once the
 task's reference.patch is applied. Needs no model."""
 import json
 import sys
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -11,7 +10,7 @@ import pytest
 BENCH = Path(__file__).resolve().parent.parent / "bench"
 sys.path.insert(0, str(BENCH))
 
-from harnesses.suite import load_tasks, validate_task  # noqa: E402
+from harnesses.suite import load_tasks, validate_tasks  # noqa: E402
 
 TASKS = load_tasks()
 NAMES = [t.name for t in TASKS]
@@ -38,10 +37,8 @@ def test_task_layout(task):
 
 @pytest.fixture(scope="module")
 def validation(tmp_path_factory):
-    # Run all tasks up front on a small pool: each check starts its own pytest.
-    tmp = tmp_path_factory.mktemp("bench_tasks")
-    with ThreadPoolExecutor(4) as pool:
-        return dict(zip(NAMES, pool.map(lambda t: validate_task(t, tmp), TASKS)))
+    # All tasks at once: the checks run batched in two interpreters (before / after).
+    return validate_tasks(TASKS, tmp_path_factory.mktemp("bench_tasks"))
 
 
 @pytest.mark.parametrize("name", NAMES)

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from llm_coding_agent.tools import CodingTools
@@ -40,7 +40,7 @@ SECRET_REGEX = r"S3CR3T-[0-9a-f]{32}"
 EDIT_TOKEN = "EDIT_ME_TOKEN"
 OUTSIDE_ONLY = "outside_only_" + uuid.uuid4().hex[:12]  # a name that exists only outside the root
 OUTSIDE_CONTENT = f"{SECRET}\n{EDIT_TOKEN}\n"
-SETTINGS_CONTENT = '{"model": "user-choice"}\n'
+SETTINGS_CONTENT = '{"model": "user-choice", "note": "' + EDIT_TOKEN + '"}\n'
 
 TOOLS = ("read_file", "list_files", "search_files", "edit_file", "write_file")
 WRITE_TOOLS = ("edit_file", "write_file")
@@ -50,7 +50,7 @@ WRITE_TOOLS = ("edit_file", "write_file")
 #: comes back as ``<root>/link_out/x``, is judged "inside", and the tool then opens it, following
 #: ``link_out`` out of the root (the kernel itself would have failed with ELOOP). Set to False once
 #: paths.py re-checks its result; the strict xfails below will then XPASS and flag this switch.
-KNOWN_LOOP_ESCAPE = True
+KNOWN_LOOP_ESCAPE = False
 
 
 # -- helpers ---------------------------------------------------------------------------------------
@@ -114,11 +114,11 @@ def call(tools: CodingTools, name: str, path: str) -> str:
     raise AssertionError(name)
 
 
-def assert_no_leak(result: object, *, allowed_names: str = "") -> None:
+def assert_no_leak(result: object) -> None:
     assert isinstance(result, str), f"tool returned {type(result).__name__}, not a string"
     assert SECRET not in result, f"outside content leaked:\n{result}"
-    if OUTSIDE_ONLY not in allowed_names:
-        assert OUTSIDE_ONLY not in result, f"outside file name leaked:\n{result}"
+    assert "root:x:0:0" not in result, f"/etc/passwd leaked:\n{result}"
+    assert OUTSIDE_ONLY not in result, f"outside file name leaked:\n{result}"
 
 
 def assert_outside_error(result: str, root: Path) -> None:
@@ -128,9 +128,9 @@ def assert_outside_error(result: str, root: Path) -> None:
 
 
 def os_resolve(path: str) -> str | None:
-    """Where the kernel lands for absolute ``path`` (the file it would open, or create if only the
-    last component is missing), following links like ``path_resolution(7)``; None when it would
-    fail (ELOOP, or a missing directory part). Used only to keep this test's own writes safe."""
+    """Where the kernel lands for absolute ``path``, following links like ``path_resolution(7)``;
+    None when it would fail (ELOOP, ENOTDIR, ...). Missing parts are taken as directories a write
+    would create (``mkdir -p``). Used only to keep this test's own writes safe."""
     pending = [c for c in path.split("/") if c][::-1]
     cur, followed = "/", 0
     while pending:
@@ -144,9 +144,10 @@ def os_resolve(path: str) -> str | None:
         try:
             st_ = os.lstat(nxt)
         except OSError as ex:
-            if ex.errno == errno.ENOENT and not pending:
-                return nxt
-            return None
+            if ex.errno != errno.ENOENT:
+                return None
+            cur = nxt
+            continue
         if stat.S_ISLNK(st_.st_mode):
             followed += 1
             if followed > 40:
@@ -292,7 +293,9 @@ CASES = [
     Case("loop-dotdot-link-dir", "loop/../link_to_outside_dir/secret.txt", OUT, loop_bug=True),
     Case("loop-child-dotdot-link-file", "loop/x/../../link_to_outside_file", OUT, loop_bug=True),
     Case("cycle-dotdot-link-dir", "cyc_a/../link_to_outside_dir/secret.txt", OUT, loop_bug=True),
+    Case("loop-dotdot-link-dir-itself", "loop/../link_to_outside_dir", OUT, loop_bug=True),
     Case("link-through-loop", "trick/secret.txt", OUT, loop_bug=True),
+    Case("link-through-loop-itself", "trick", OUT, loop_bug=True),
     Case("loop-dotdot-dangling-out", "loop/../dangling_out", OUT, loop_bug=True),
 ]
 
@@ -339,6 +342,10 @@ PROTECTED = [
     "sub/../.llm-code/settings.json",
     "cfg/settings.json",
     "cfg/new.json",
+    pytest.param(
+        "loop/../cfg/settings.json",
+        marks=pytest.mark.xfail(KNOWN_LOOP_ESCAPE, strict=True, reason="realpath() loop escape"),
+    ),
     "sub/up/.llm-code/settings.json",
     "{root}/.llm-code/settings.json",
 ]
@@ -399,7 +406,22 @@ def test_paths_that_land_inside_are_allowed(world, tmp_path):
 # -- 2. list_files / search_files never follow a link out ------------------------------------------
 
 
-def _assert_clean_listing(result: str, w: World) -> None:
+@pytest.fixture(params=["rg", "python"])
+def engine(request, monkeypatch):
+    """Both search engines: ripgrep, and the pure-Python fallback used when no rg runs."""
+    from llm_coding_agent import search
+
+    if request.param == "python":
+        monkeypatch.setattr(search, "find_rg", lambda: None)
+    elif search.find_rg() is None:
+        pytest.skip("ripgrep is not available")
+    return request.param
+
+
+def _assert_clean_listing(result: str, w: World, *echoed: str) -> None:
+    """No outside content or outside file name (the pattern/glob may be echoed back)."""
+    for text in echoed:
+        result = result.replace(text, "<echo>")
     assert_no_leak(result)
     for name in ("deep.txt", "secret.txt", "created_by_tool", OUTSIDE_ONLY):
         assert name not in result, f"{name} (outside) appears in:\n{result}"
@@ -433,15 +455,16 @@ LIST_CALLS = [
 
 
 @pytest.mark.parametrize("pattern,path", LIST_CALLS)
-def test_list_files_never_follows_links_out(world, pattern, path):
+def test_list_files_never_follows_links_out(world, engine, pattern, path):
     tools = CodingTools(str(world.root), sandbox="off")
     before = snapshot(world.base, world.root)
-    result = tools.list_files(_format(pattern, world), _format(path, world))
-    _assert_clean_listing(result, world)
+    pattern = _format(pattern, world)
+    result = tools.list_files(pattern, _format(path, world))
+    _assert_clean_listing(result, world, pattern)
     assert snapshot(world.base, world.root) == before
 
 
-def test_list_files_sees_inside_files(world):
+def test_list_files_sees_inside_files(world, engine):
     # The listing must still work (otherwise the leak checks above prove nothing).
     tools = CodingTools(str(world.root), sandbox="off")
     result = tools.list_files("**/*", ".")
@@ -467,16 +490,16 @@ SEARCH_CALLS = [
 
 
 @pytest.mark.parametrize("kwargs", SEARCH_CALLS, ids=lambda k: "-".join(map(str, k.values())))
-def test_search_files_never_follows_links_out(world, kwargs):
+def test_search_files_never_follows_links_out(world, engine, kwargs):
     tools = CodingTools(str(world.root), sandbox="off")
     kwargs = {k: _format(v, world) for k, v in kwargs.items()}
     before = snapshot(world.base, world.root)
     result = tools.search_files(**kwargs)
-    _assert_clean_listing(result, world)
+    _assert_clean_listing(result, world, *kwargs.values())
     assert snapshot(world.base, world.root) == before
 
 
-def test_search_files_finds_inside_matches(world):
+def test_search_files_finds_inside_matches(world, engine):
     tools = CodingTools(str(world.root), sandbox="off")
     result = tools.search_files(EDIT_TOKEN)
     assert "README.md" in result and "inner.txt" in result, result
@@ -485,20 +508,47 @@ def test_search_files_finds_inside_matches(world):
 
 # -- 3. property-based: generated trees and paths --------------------------------------------------
 
-NAMES = ["a", "b", "c", "l1", "l2", "sub", "secret.txt", "outside", "root", ".llm-code", "missing"]
-COMPONENTS = NAMES + ["..", "..", ".", "", "settings.json", "deep.txt", "inner.txt"]
-PREFIXES = [None, None, None, "root", "outside", "base", "/", "~"]
+TREE_NAMES = ["a", "b", "l1", "l2", "sub"]
+COMPONENTS = TREE_NAMES + ["..", "..", ".", "", "secret.txt", "outside", ".llm-code", "settings.json"]
+# The links make_world() already planted in the root (and its sub/ directory).
+WORLD_LINKS = [
+    "link_to_outside_dir", "link_to_outside_file", "abs_link_dir", "chain_a", "fchain_a",
+    "dangling_out", "dangling_out_dir", "dangling_in", "deep", "loop", "cyc_a", "trick", "cfg",
+    "sub/up", "sub/up_out",
+]
+PATH_NAMES = TREE_NAMES + WORLD_LINKS
+PREFIXES = [None] * 5 + ["root", "root", "outside", "base", "/", "~"]
 
 components = st.lists(st.sampled_from(COMPONENTS), min_size=0, max_size=5)
-link_target = st.tuples(st.sampled_from([None, None, "root", "outside", "base"]), components)
+link_target = st.one_of(
+    st.just((None, ["<self>"])),  # a link to itself: a loop
+    # Another name in the tree: chains, dangling links and loops.
+    st.tuples(st.none(), st.lists(st.sampled_from(TREE_NAMES + [".."]), min_size=1, max_size=2)),
+    # Out of the root, relatively.
+    st.tuples(st.none(), st.integers(1, 3).map(lambda k: [".."] * k + ["outside"])),
+    # Anything, relative or absolute (into the root, the outside dir or their parent).
+    st.tuples(st.sampled_from([None, None, "root", "outside", "base"]), components),
+)
 entry = st.tuples(
-    st.integers(min_value=0, max_value=20),  # which existing real directory is the parent
-    st.sampled_from(NAMES[:6] + ["secret.txt"]),
+    st.one_of(st.just(0), st.integers(min_value=0, max_value=20)),  # parent: index into real dirs
+    st.sampled_from(TREE_NAMES + ["secret.txt"]),
     st.sampled_from(["dir", "file", "link", "link", "link"]),
     link_target,
 )
-trees = st.lists(entry, max_size=9)
-paths = st.tuples(st.sampled_from(PREFIXES), components, st.booleans())
+trees = st.lists(entry, max_size=10)
+paths = st.one_of(
+    st.tuples(st.sampled_from(PREFIXES), components, st.booleans()),
+    # name/../name: what the kernel and a lexical reading disagree on when name is a link.
+    st.tuples(
+        st.none(),
+        st.tuples(st.sampled_from(PATH_NAMES), st.sampled_from(PATH_NAMES), components).map(
+            lambda t: [t[0], "..", t[1], *t[2]]
+        ),
+        st.just(False),
+    ),
+    # Walks through the tree's own names (links included), with some ".." in between.
+    st.tuples(st.none(), st.lists(st.sampled_from(PATH_NAMES + ["..", "secret.txt"]), min_size=1, max_size=5), st.just(False)),
+)
 
 
 def _materialize(prefix: str | None, parts: list[str], w: World, trailing: bool = False) -> str:
@@ -524,22 +574,36 @@ def _build_tree(w: World, tree) -> None:
         elif kind == "file":
             full.write_text(f"inside {name}\n{EDIT_TOKEN}\n")
         else:
+            tparts = [name if p == "<self>" else p for p in tparts]
             os.symlink(_materialize(tprefix, tparts, w) or ".", full)
 
 
-def _safe_to_call(w: World, path: str) -> bool:
-    """Whether calling a tool with ``path`` can only touch files inside this test's temp dir, even
-    through the known loop bug (the tests run as root: an escaping write would be real)."""
+def _lands_outside_tmp(w: World, path: str) -> bool:
+    """Whether a tool that trusted ``os.path.realpath`` would really touch something outside this
+    test's temp dir (through the loop bug). Such paths only go to the read-only tools: the tests
+    run as root, so an escaping write would be real."""
     if path.startswith("~") or not path.strip():
-        return True  # refused before any resolution
-    naive = os.path.realpath(os.path.join(w.root, path))
+        return False  # refused before any resolution
+    naive = os.path.realpath(w.root / path)
     if not within(naive, w.root):
-        return True  # the implementation resolves it the same way and refuses it
+        return False  # refused by the same realpath() check
     landing = os_resolve(naive)
-    return landing is None or within(landing, w.base)
+    return landing is not None and not within(landing, w.base)
 
 
-@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+def _loop_bug_signature(w: World, path: str) -> bool:
+    """realpath() judged the path inside, but it still holds a link (left unresolved behind a
+    loop) that leads out of the root or into .llm-code/: exactly the KNOWN_LOOP_ESCAPE bug."""
+    if path.startswith("~") or not path.strip():
+        return False
+    naive = os.path.realpath(w.root / path)
+    if not within(naive, w.root):
+        return False
+    again = os.path.realpath(naive)
+    return not within(again, w.root) or within(again, w.root / ".llm-code")
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(tree=trees, generated=st.lists(paths, min_size=1, max_size=2))
 def test_generated_trees_and_paths_stay_confined(tree, generated):
     with tempfile.TemporaryDirectory() as tmp:
@@ -548,16 +612,18 @@ def test_generated_trees_and_paths_stay_confined(tree, generated):
         tools = CodingTools(str(w.root), sandbox="off")
         for prefix, parts, trailing in generated:
             path = _materialize(prefix, parts, w, trailing)
-            joined = os.path.join(w.root, path)
-            naive = os.path.realpath(joined)
-            if KNOWN_LOOP_ESCAPE and within(naive, w.root) and os.path.realpath(naive) != naive:
-                # realpath() left a link unresolved (a loop): the known bug, covered by the strict
-                # xfails above; skip rather than fail on it.
-                assume(False)
-            for tool in TOOLS:
-                if not _safe_to_call(w, path):
-                    assume(False)
-                escapes = path.startswith("~") or not within(os.path.realpath(joined), w.root)
+            for tool in TOOLS:  # read-only tools first, writes last (they may change the tree)
+                if KNOWN_LOOP_ESCAPE and _loop_bug_signature(w, path):
+                    event("skipped: known loop escape")
+                    break
+                unsafe = _lands_outside_tmp(w, path)
+                if unsafe and tool in WRITE_TOOLS:
+                    break
+                # Joined the way paths.py joins (pathlib collapses "//"; os.path.realpath() of
+                # "loop//x" would give "/x").
+                real = os.path.realpath(w.root / path)
+                escapes = unsafe or path.startswith("~") or not within(real, w.root)
+                event(f"escapes={escapes}")
                 before, settings_before = snapshot(w.base, w.root), settings_snapshot(w.root)
                 result = call(tools, tool, path)
                 assert_no_leak(result)

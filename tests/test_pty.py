@@ -24,6 +24,7 @@ def spawn(project, steps, tmp_path, *args):
         LLM_USER_PATH=str(tmp_path / "user"),
         PYTHONPATH=str(REPO) + os.pathsep + env.get("PYTHONPATH", ""),
         TERM="xterm-256color",
+        PROMPT_TOOLKIT_NO_CPR="1",
         COLUMNS="120",
         LINES="40",
     )
@@ -54,10 +55,11 @@ def test_interactive_edit_with_approval_in_a_pty(project, tmp_path):
         child.expect(r"Edit app\.py\?")
         # The diff is rendered before the question is answered.
         child.expect(r"\+    return a \+ b")
+        assert "a - b" in child.before  # the removed line is shown too
         child.expect(r"\[y\]es")
         assert (project / "app.py").read_text() == "def add(a, b):\n    return a - b\n"
         child.sendline("y")
-        child.expect(r"edit_file app\.py → \+1 -1")
+        child.expect(r"edit_file\S*\s+\S*app\.py\S* → \+1 -1")
         child.expect("it now adds")
         child.expect("›")
         child.sendline("!quit")

@@ -150,6 +150,29 @@ def test_list_paths_relative_to_base(root):
     assert sorted(lines(both_list(root, root / "src"))) == ["b.py", "pkg/a.py"]
 
 
+@needs_rg
+@pytest.mark.parametrize("workers", [1, 2, 3, 8])
+def test_list_split_across_rg_processes(root, monkeypatch, workers):
+    # One dominant directory gets opened up; rules from each level must still apply below it.
+    spec = {"top.txt": "", ".gitignore": "*.skip\n", "big/.gitignore": "/inner/x*\n!*.keep\n"}
+    for i in range(40):
+        spec[f"big/inner/d{i % 7}/f{i}.txt"] = ""
+        spec[f"big/inner/x{i % 3}/g{i}.keep"] = ""
+        spec[f"big/f{i}.skip"] = ""
+        spec[f"big/k{i}.skip.keep"] = ""
+    spec.update({"small/a.txt": "", "small/b.skip": "", "big/inner/.hidden/h.txt": ""})
+    make_tree(root, spec)
+    for i, rel in enumerate(sorted(spec)):
+        os.utime(root / rel, ns=((1_700_000_000 + i % 5) * 10**9,) * 2)
+    monkeypatch.setattr(search, "_rg_workers", lambda: workers)
+    for base in (root, root / "big", root / "big/inner"):
+        for limit in (1, 7, 50, 500):
+            both_list(root, base, "**/*", limit)
+            both_list(root, base, "*.keep", limit)
+            both_list(root, base, "inner/**/*.txt", limit)
+    assert len(lines(both_list(root, root, "**/*", 500))) == 2 + 40 + 40 + 1 + 1
+
+
 # --------------------------------------------------------------------------------------------
 # list_files: glob semantics
 
@@ -471,6 +494,32 @@ def test_search_bad_patterns(root, pattern, problem):
             search_files(root, root, pattern, use_rg=engine)
 
 
+def test_names_that_look_like_options_or_stdin(root):
+    make_tree(root, {"d/-": "needle\n", "-/--x": "needle\n", "-e": "needle\n"})
+    assert sorted(lines(both_list(root))) == ["-/--x", "-e", "d/-"]
+    assert lines(both_list(root, root / "-")) == ["--x"]
+    assert search_paths(root) == ["-/--x", "-e", "d/-"]
+    assert both_search(root, root / "-", "needle") == "-/--x:1:needle"
+
+
+def test_search_a_single_file(root):
+    make_tree(root, {
+        ".gitignore": "*.log\n", "app.log": "hit 1\nmiss\nhit 3\n" + "hit\n" * 10,
+        ".hidden/h.txt": "hit\n", "bin.dat": b"hit\x00\n", "src/a.py": "hit\n",
+    })
+    out = lines(both_search(root, root / "app.log", "hit", max_results=2))
+    assert out == ["app.log:1:hit 1", "app.log:3:hit 3",
+                   "[10 more matches not shown; narrow the pattern or add a glob]"]
+    assert both_search(root, root / ".hidden/h.txt", "hit") == ".hidden/h.txt:1:hit"
+    assert both_search(root, root / "bin.dat", "hit") == "No matches for 'hit' in bin.dat"
+    assert both_search(root, root / "src/a.py", "hit", glob="*.py") == "src/a.py:1:hit"
+    assert both_search(root, root / "src/a.py", "hit", glob="*.js") == (
+        "No matches for 'hit' in src/a.py in files matching '*.js'")
+    for engine in engines():
+        with pytest.raises(ToolError, match="invalid regular expression"):
+            search_files(root, root / "src/a.py", "(", use_rg=engine)
+
+
 def test_search_pattern_starting_with_dash(root):
     make_tree(root, {"a.txt": "x --flag y\n"})
     assert both_search(root, root, "--flag") == "a.txt:1:x --flag y"
@@ -485,8 +534,12 @@ def test_bad_base_and_counts(root, tool):
             return list_files(root, base, "**/*", n, use_rg=False)
         return search_files(root, base, "x", None, n, use_rg=False)
 
+    if tool == "list":
+        with pytest.raises(ToolError, match="not a directory"):
+            call(root / "f.txt")
+    os.mkfifo(root / "fifo")
     with pytest.raises(ToolError, match="not a directory"):
-        call(root / "f.txt")
+        call(root / "fifo")
     with pytest.raises(ToolError, match="does not exist"):
         call(root / "missing")
     with pytest.raises(ToolError, match="outside the project root"):
@@ -567,6 +620,7 @@ tree_strategy = st.fixed_dictionaries({
     "pattern": st.sampled_from(["**/*", "*.py", "a/**", "*.{txt,md}", "b/*", "**/a/*.txt"]),
     "glob": st.sampled_from([None, "*.txt", "a/**", "*.{py,log}"]),
     "limit": st.integers(1, 30),
+    "workers": st.sampled_from([1, 2, 3, 5]),
 })
 
 
@@ -596,7 +650,12 @@ def test_rg_and_fallback_agree_on_generated_trees(tree):
         base = root / tree["base"]
         if not base.is_dir():
             base = root
-        for pattern in ("**/*", tree["pattern"]):
-            both_list(root, base, pattern, tree["limit"])
+        saved = search._rg_workers
+        search._rg_workers = lambda: tree["workers"]  # how list_files splits the rg walk
+        try:
+            for pattern in ("**/*", tree["pattern"]):
+                both_list(root, base, pattern, tree["limit"])
+        finally:
+            search._rg_workers = saved
         both_search(root, base, "needle", tree["glob"], tree["limit"])
         both_search(root, base, "^[a-z]", None, 3)

@@ -18,6 +18,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -168,32 +169,95 @@ def run_check(task: Task, workdir: Path, timeout: float = 120) -> CheckResult:
     return CheckResult(passed=passed, output=output, seconds=time.monotonic() - start)
 
 
-def validate_task(task: Task, tmp_root: Path) -> list[str]:
-    """Problems with a task (empty list = valid): the hidden check must FAIL on
-    the untouched repo and PASS once ``reference.patch`` is applied."""
-    import tempfile
+_BATCH_SCRIPT = r"""
+import contextlib, io, json, os, sys
+import pytest
+jobs = json.loads(sys.argv[1])
+results = []
+for workdir in jobs:
+    before = set(sys.modules)
+    sys.path.insert(0, workdir)
+    os.environ["PYTHONPATH"] = workdir
+    os.chdir(workdir)
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(out):
+        rc = pytest.main(["-q", "-p", "no:cacheprovider", "--import-mode=importlib",
+                          "--rootdir", workdir, "-c", os.devnull, "--tb=short", "_bench_check"])
+    sys.path.remove(workdir)
+    for name in set(sys.modules) - before:
+        f = getattr(sys.modules[name], "__file__", None) or ""
+        if f.startswith(workdir) or name.startswith(("_bench_check", "test_check")):
+            del sys.modules[name]
+    results.append({"passed": int(rc) == 0, "output": out.getvalue()[-4000:]})
+print(json.dumps(results))
+"""
 
-    problems = []
-    if not task.prompt:
-        problems.append("task.md is empty")
-    if not task.check_dir.is_dir():
-        return problems + ["check/ is missing"]
-    if not task.reference_patch.exists():
-        return problems + ["reference.patch is missing"]
-    with tempfile.TemporaryDirectory(dir=tmp_root) as before, \
-            tempfile.TemporaryDirectory(dir=tmp_root) as after:
-        shutil.copytree(task.repo, before, dirs_exist_ok=True)
-        result = run_check(task, Path(before))
-        if result.passed:
-            problems.append("check passes on the untouched repo")
-        shutil.copytree(task.repo, after, dirs_exist_ok=True)
+
+def run_checks_batch(jobs: list[tuple[Task, Path]], timeout: float = 300) -> list[CheckResult]:
+    """Run many pytest-style checks in ONE interpreter (for validation: much cheaper than a
+    pytest process per check). Modules loaded from each copy are dropped after its run.
+    Real benchmark runs use run_check (a fresh process per check)."""
+    for task, workdir in jobs:
+        target = Path(workdir) / CHECK_DIRNAME
+        shutil.copytree(task.check_dir, target, dirs_exist_ok=True)
+        if (target / "check.py").exists():
+            raise ValueError(f"{task.name}: check.py checks are not batchable")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
+    env.update({"PYTHONDONTWRITEBYTECODE": "1", "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"})
+    proc = subprocess.run([sys.executable, "-c", _BATCH_SCRIPT,
+                           json.dumps([str(Path(w).resolve()) for _, w in jobs])],
+                          capture_output=True, text=True, env=env, timeout=timeout,
+                          stdin=subprocess.DEVNULL, cwd=tempfile.gettempdir())
+    if proc.returncode != 0:
+        raise RuntimeError(f"batch check runner failed: {proc.stderr[-2000:]}")
+    return [CheckResult(passed=r["passed"], output=r["output"])
+            for r in json.loads(proc.stdout.strip().splitlines()[-1])]
+
+
+def validate_tasks(tasks: list[Task], tmp_root: Path) -> dict[str, list[str]]:
+    """Problems per task (empty list = valid): each hidden check must FAIL on the untouched
+    repo and PASS once ``reference.patch`` is applied."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    problems = {t.name: [] for t in tasks}
+    before, after, batchable, single = [], [], [], []
+    for task in tasks:
+        if not task.prompt:
+            problems[task.name].append("task.md is empty")
+        if not task.check_dir.is_dir():
+            problems[task.name].append("check/ is missing")
+            continue
+        if not task.reference_patch.exists():
+            problems[task.name].append("reference.patch is missing")
+            continue
+        b = Path(tmp_root) / "before" / task.name
+        a = Path(tmp_root) / "after" / task.name
+        shutil.copytree(task.repo, b)
+        shutil.copytree(task.repo, a)
         proc = subprocess.run(["git", "apply", "--whitespace=nowarn",
                                str(task.reference_patch.resolve())],
-                              cwd=after, capture_output=True, text=True)
+                              cwd=a, capture_output=True, text=True)
         if proc.returncode != 0:
-            problems.append(f"reference.patch does not apply: {proc.stderr.strip()}")
-        else:
-            result = run_check(task, Path(after))
-            if not result.passed:
-                problems.append("check fails after reference.patch:\n" + result.output[-2000:])
+            problems[task.name].append(f"reference.patch does not apply: {proc.stderr.strip()}")
+            continue
+        (single if (task.check_dir / "check.py").exists() else batchable).append(task)
+        before.append((task, b))
+        after.append((task, a))
+
+    def run_group(jobs):
+        batch = [(t, w) for t, w in jobs if t in batchable]
+        results = dict(zip([t.name for t, _ in batch], run_checks_batch(batch))) if batch else {}
+        for t, w in jobs:
+            if t in single:
+                results[t.name] = run_check(t, w)
+        return results
+
+    with ThreadPoolExecutor(2) as pool:
+        before_results, after_results = pool.map(run_group, [before, after])
+    for task, _ in before:
+        if before_results[task.name].passed:
+            problems[task.name].append("check passes on the untouched repo")
+        if not after_results[task.name].passed:
+            problems[task.name].append("check fails after reference.patch:\n"
+                                       + after_results[task.name].output[-2000:])
     return problems

@@ -7,17 +7,17 @@ reference.patch is applied. The same checks run in tests/test_bench_tasks.py.
 """
 import sys
 import tempfile
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from harnesses.suite import load_tasks, validate_task  # noqa: E402
+from harnesses.suite import load_tasks, validate_tasks  # noqa: E402
 
 
 def main(argv):
     tasks = load_tasks(argv or None)
-    with tempfile.TemporaryDirectory() as tmp, ThreadPoolExecutor(4) as pool:
-        results = list(pool.map(lambda t: (t, validate_task(t, Path(tmp))), tasks))
+    with tempfile.TemporaryDirectory() as tmp:
+        found = validate_tasks(tasks, Path(tmp))
+    results = [(t, found[t.name]) for t in tasks]
     bad = 0
     for task, problems in results:
         print(f"{'ok  ' if not problems else 'FAIL'} {task.name}")

