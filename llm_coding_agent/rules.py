@@ -67,6 +67,8 @@ import fnmatch
 import os
 import re
 import shlex
+import sys
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -277,7 +279,10 @@ def _parse_into(analysis: _Analysis, source: str, depth: int, wrapper: str | Non
         return
     prepared, literal_heredocs = _prepare(source)
     try:
-        trees = bashlex.parse(prepared)
+        trees = _guarded_parse(prepared)
+    except _ParseBudgetExceeded:
+        analysis.problem("is too complex to check")
+        return
     except NotImplementedError as exc:
         analysis.problem(f"uses shell syntax that is not analysed ({_short(exc)})")
         return
@@ -290,6 +295,45 @@ def _parse_into(analysis: _Analysis, source: str, depth: int, wrapper: str | Non
     for pos in literal_heredocs:
         if not any(start <= pos < end for start, end in walker.heredoc_spans):
             analysis.problem("contains a quoted here-document marker that could not be analysed")
+
+
+class _ParseBudgetExceeded(BaseException):
+    """Raised inside bashlex to stop a runaway parse; a BaseException so bashlex cannot catch it."""
+
+
+_BASHLEX_DIR = os.path.dirname(bashlex.__file__)
+_PARSE_SECONDS = 5.0
+
+
+def _guarded_parse(source: str) -> list:
+    """``bashlex.parse`` with a step and time budget.
+
+    Some inputs (``\\''${'`` for one) send bashlex into an endless loop that eats memory; a command
+    line the model wrote must never hang or exhaust the agent. Only bashlex's own frames are traced,
+    and a normal line costs a few hundred steps per character.
+    """
+    budget = 200_000 + 400 * len(source)
+    deadline = time.monotonic() + _PARSE_SECONDS
+    steps = 0
+
+    def local(frame, event, arg):
+        nonlocal steps
+        steps += 1
+        if steps > budget or (steps % 4096 == 0 and time.monotonic() > deadline):
+            raise _ParseBudgetExceeded()
+        return local
+
+    def tracer(frame, event, arg):
+        if frame.f_code.co_filename.startswith(_BASHLEX_DIR):
+            return local(frame, event, arg)
+        return None
+
+    previous = sys.gettrace()
+    sys.settrace(tracer)
+    try:
+        return bashlex.parse(source)
+    finally:
+        sys.settrace(previous)
 
 
 def _short(exc: BaseException) -> str:

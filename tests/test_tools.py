@@ -69,10 +69,13 @@ def test_public_api_all():
     import types
 
     public = {
-        n for n, v in vars(llm_coding_agent).items()
-        if not n.startswith("_") and not isinstance(v, types.ModuleType) and n != "annotations"
+        n for n in dir(llm_coding_agent)
+        if not n.startswith("_") and n != "annotations"
+        and not isinstance(getattr(llm_coding_agent, n), types.ModuleType)
     }
     assert public == set(llm_coding_agent.__all__)
+    with pytest.raises(AttributeError):
+        llm_coding_agent.no_such_name
 
 
 # -- read_file ------------------------------------------------------------------------------------

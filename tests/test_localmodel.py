@@ -1,0 +1,71 @@
+"""End-to-end with a real model: enabled when LLM_CODE_TEST_MODEL names one (CI: the local
+Qwen2.5-Coder served by ../shared/localmodel/serve.sh, registered as `local-qwen`)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import llm
+import pytest
+
+from llm_coding_agent import CodingAgent
+
+MODEL = os.environ.get("LLM_CODE_TEST_MODEL")
+pytestmark = [
+    pytest.mark.localmodel,
+    pytest.mark.skipif(not MODEL, reason="set LLM_CODE_TEST_MODEL to run real-model tests"),
+]
+
+
+@pytest.fixture
+def real_model(user_dir):
+    # The autouse fixture gave us an empty llm user dir: bring the model registration along.
+    source = os.environ.get("LLM_CODE_TEST_USER_PATH")
+    if source and (Path(source) / "extra-openai-models.yaml").exists():
+        shutil.copy(Path(source) / "extra-openai-models.yaml", user_dir / "extra-openai-models.yaml")
+    try:
+        return llm.get_model(MODEL)
+    except llm.UnknownModelError:
+        pytest.skip(f"model {MODEL} is not registered (set LLM_CODE_TEST_USER_PATH)")
+
+
+def test_real_model_reads_a_file_and_answers_with_its_fact(real_model, tmp_path):
+    root = tmp_path / "proj"
+    root.mkdir()
+    (root / "notes.txt").write_text("Project facts:\nThe launch code word is PELICAN-7731.\n")
+    calls = []
+    agent = CodingAgent(model=real_model, root=str(root), approve=True, undo=False, sandbox="off",
+                        chain_limit=6, on_tool=lambda c, r: calls.append((c.name, r.output)))
+    result = agent.run("Read the file notes.txt with the read_file tool and tell me the launch code word.")
+    assert any(name.endswith("read_file") and "PELICAN-7731" in out for name, out in calls), calls
+    assert "PELICAN-7731" in result.text
+
+
+def test_exploration_larger_than_the_window_completes(real_model, tmp_path):
+    root = tmp_path / "proj"
+    root.mkdir()
+    for name, word in (("part1.log", "ALPHA-11"), ("part2.log", "BRAVO-22")):
+        lines = [f"code word: {word}\n"] + [f"{name} entry {i}: all systems nominal, nothing to report\n" for i in range(900)]
+        (root / name).write_text("".join(lines))
+    requests = []
+    agent = CodingAgent(model=real_model, root=str(root), approve=True, undo=False, sandbox="off",
+                        chain_limit=6)
+    assert agent.context.window == 16_384
+    original = agent._consume
+
+    def consume(response, result):
+        original(response, result)
+        requests.append(response.usage().input)
+
+    agent._consume = consume
+    result = agent.run(
+        "Call read_file on part1.log and on part2.log (both files, complete), then tell me the code word "
+        "on the first line of each."
+    )
+    assert result.stop_reason in ("done", "limit", "repeated_failures")
+    total_read = sum(len(r.output) for c, r in result.tool_calls if c.name.endswith("read_file"))
+    reported = [n for n in requests if n]
+    assert reported and max(reported) <= 16_384, requests
+    assert total_read > 0
