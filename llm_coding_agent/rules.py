@@ -295,6 +295,146 @@ def _parse_into(analysis: _Analysis, source: str, depth: int, wrapper: str | Non
     for pos in literal_heredocs:
         if not any(start <= pos < end for start, end in walker.heredoc_spans):
             analysis.problem("contains a quoted here-document marker that could not be analysed")
+    # bashlex misses substitutions in some oddly quoted words (''$(cmd)''); a second, independent
+    # scan of the quoting must not find any that the parse did not report.
+    starts = _substitution_starts(prepared, walker.heredoc_bodies)
+    if starts is None or not starts <= walker.substitution_starts:
+        analysis.problem("has quoting or substitutions that could not be analysed reliably")
+
+
+def _remove_quotes(raw: str) -> tuple[str, bool] | None:
+    """Bash quote removal for one word; also reports whether it has ``$`` or backtick expansions.
+
+    Returns None when the quoting is unbalanced or the text is not a single word.
+    """
+    out: list[str] = []
+    expansion = False
+    i, n = 0, len(raw)
+    while i < n:
+        c = raw[i]
+        if c == "\\":
+            if i + 1 < n:
+                if raw[i + 1] != "\n":
+                    out.append(raw[i + 1])
+                i += 2
+            else:
+                out.append(c)
+                i += 1
+        elif c == "'":
+            j = raw.find("'", i + 1)
+            if j < 0:
+                return None
+            out.append(raw[i + 1:j])
+            i = j + 1
+        elif c == '"':
+            i += 1
+            while i < n and raw[i] != '"':
+                if raw[i] == "\\" and i + 1 < n and raw[i + 1] in '$`"\\\n':
+                    if raw[i + 1] != "\n":
+                        out.append(raw[i + 1])
+                    i += 2
+                    continue
+                if raw[i] in "$`":
+                    expansion = True
+                out.append(raw[i])
+                i += 1
+            if i >= n:
+                return None
+            i += 1
+        elif c.isspace() or c in ";&|<>()":
+            # An unquoted blank or operator cannot be inside a word: the parse went wrong.
+            if c in "<>(" and expansion:
+                out.append(c)
+                i += 1
+                continue
+            return None
+        else:
+            if c in "$`":
+                expansion = True
+            out.append(c)
+            i += 1
+    return "".join(out), expansion
+
+
+def _substitution_starts(source: str, masked: list[tuple[int, int]]) -> set[int] | None:
+    """Positions of every ``$(``, backtick and ``<(``/``>(`` bash would expand in ``source``.
+
+    A small quoting-aware scanner, independent of bashlex. Here-document bodies (``masked``) are
+    skipped. Returns None when quoting does not balance.
+    """
+    chars = list(source)
+    for start, end in masked:
+        for k in range(max(start, 0), min(end, len(chars))):
+            if chars[k] != "\n":
+                chars[k] = " "
+    text = "".join(chars)
+    found: set[int] = set()
+    # Each frame: kind ("top", "sub", "bt", "dq") and, for "sub", the open-paren depth.
+    stack: list[list] = [["top", 0]]
+    i, n = 0, len(text)
+
+    def word_start(k: int) -> bool:
+        return k == 0 or text[k - 1].isspace() or text[k - 1] in ";&|()<>`"
+
+    while i < n:
+        c = text[i]
+        frame = stack[-1]
+        kind = frame[0]
+        nxt = text[i + 1] if i + 1 < n else ""
+        if c == "\\":
+            i += 2
+            continue
+        if kind == "dq":
+            if c == '"':
+                stack.pop()
+            elif c == "$" and nxt == "(":
+                found.add(i)
+                stack.append(["sub", 0])
+                i += 2
+                continue
+            elif c == "`":
+                found.add(i)
+                stack.append(["bt", 0])
+            i += 1
+            continue
+        # top level, inside $( ), or inside backticks: command context
+        if c == "'":
+            j = text.find("'", i + 1)
+            if j < 0:
+                return None
+            i = j + 1
+            continue
+        if c == '"':
+            stack.append(["dq", 0])
+        elif c == "#" and word_start(i):
+            j = text.find("\n", i)
+            i = n if j < 0 else j
+            continue
+        elif c == "$" and nxt == "(":
+            found.add(i)
+            stack.append(["sub", 0])
+            i += 2
+            continue
+        elif c in "<>" and nxt == "(":
+            found.add(i)
+            stack.append(["sub", 0])
+            i += 2
+            continue
+        elif c == "`":
+            if kind == "bt":
+                stack.pop()
+            else:
+                found.add(i)
+                stack.append(["bt", 0])
+        elif kind == "sub" and c == "(":
+            frame[1] += 1
+        elif kind == "sub" and c == ")":
+            if frame[1] == 0:
+                stack.pop()
+            else:
+                frame[1] -= 1
+        i += 1
+    return found if len(stack) == 1 else None
 
 
 class _ParseBudgetExceeded(BaseException):
@@ -350,6 +490,8 @@ class _Walker:
         self.wrapper = wrapper
         self.literal_heredocs = literal_heredocs
         self.heredoc_spans: list[tuple[int, int]] = []
+        self.heredoc_bodies: list[tuple[int, int]] = []
+        self.substitution_starts: set[int] = set()
 
     # Nodes ---------------------------------------------------------------------------------
 
@@ -397,6 +539,7 @@ class _Walker:
         return self.source[n.pos[0]:n.pos[1]]
 
     def substitution(self, n) -> None:
+        self.substitution_starts.add(n.pos[0])
         self.node(n.command)
 
     def word(self, n) -> _Word:
@@ -422,15 +565,28 @@ class _Walker:
                 tilde = True
             else:
                 self.node(part)
-        return _Word(n.word, dynamic, tilde)
+        text = n.word
+        if not dynamic:
+            # bashlex's quote removal is wrong for words like ''rm'' or 'a'"b"'c': redo it.
+            own = _remove_quotes(self.slice(n))
+            if own is None:
+                self.a.problem("has quoting that could not be analysed")
+            else:
+                text, has_expansion = own
+                dynamic = has_expansion
+        return _Word(text, dynamic, tilde)
 
     def redirect(self, r) -> Redirect:
         op = r.type
         heredoc = getattr(r, "heredoc", None)
         if op in ("<<", "<<-"):
-            self.heredoc_spans.append((r.pos[0], r.pos[1]))
-            literal = any(r.pos[0] <= p < r.pos[1] for p in self.literal_heredocs)
+            # The operator and its marker only: the body may contain other "<<'X'" text.
+            marker_end = r.output.pos[1] if hasattr(r.output, "pos") else r.pos[0] + 2
+            self.heredoc_spans.append((r.pos[0], marker_end))
+            literal = any(r.pos[0] <= p < marker_end for p in self.literal_heredocs)
             body = getattr(heredoc, "value", "") if heredoc is not None else ""
+            if heredoc is not None:
+                self.heredoc_bodies.append(tuple(heredoc.pos))
             if not literal and re.search(r"\$[({\[]|`", body or ""):
                 self.a.problem("has a here-document whose body runs commands or expansions; "
                                "quote the marker (<<'EOF') to keep it literal")

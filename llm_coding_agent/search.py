@@ -572,6 +572,10 @@ def _type_flags(glob: _UserGlob | None) -> list[str]:
     return [f"--type-add={_RG_TYPE_NAME}:{glob.rg_type}", f"--type={_RG_TYPE_NAME}"]
 
 
+def _excluded_by(glob: _UserGlob | None, rel: bytes) -> bool:
+    return glob is not None and glob.regex is not None and not glob.regex.match(rel)
+
+
 def _needs_python_filter(glob: _UserGlob | None) -> bool:
     return glob is not None and glob.regex is not None and glob.rg_type is None
 
@@ -720,7 +724,7 @@ def _mtime_order(item: tuple[int, bytes]) -> tuple[int, bytes]:
 def _list_python(root_b, base_b, base_rel, glob, limit):
     items = []
     for rel, entry in _walk(root_b, base_b, base_rel):
-        if glob is not None and glob.regex is not None and not glob.regex.match(rel):
+        if _excluded_by(glob, rel):
             continue
         try:
             items.append((entry.stat(follow_symlinks=False).st_mtime_ns, rel))
@@ -730,11 +734,12 @@ def _list_python(root_b, base_b, base_rel, glob, limit):
 
 
 def _list_rg(rg, root_b, base_b, base_rel, glob, limit):
-    # Ranking needs every file's mtime. `rg --sortr=modified` stats in Rust but walks on a single
-    # thread; stat()ing each path from Python after a parallel `rg --files` is slower still
-    # (~2x a bare `rg --files` on a 53k-file tree). So the tree is split into a few subtrees,
-    # each walked by its own sorting rg process in parallel; only the head of each sorted stream
-    # (the first `limit` paths plus any tied with the last) is stat()ed here, and merged.
+    # Ranking needs every file's mtime: one stat per file, which on a 50k-file tree costs more
+    # CPU than the whole bare `rg --files` walk. `rg --sortr=modified` does those stats in Rust
+    # (Python's os.lstat is ~2x slower per file) but on a single thread, so the tree is split
+    # into subtrees, each walked by its own sorting rg process in parallel. Only the head of each
+    # sorted stream (the first `limit` paths plus any tied with the last) is stat()ed here, to
+    # order ties by path, and merged.
     groups, rules, direct = _partition(root_b, base_b, base_rel, _rg_workers())
     ignore_file = _ignore_file(rules)
     try:
@@ -759,7 +764,7 @@ def _list_rg(rg, root_b, base_b, base_rel, glob, limit):
         total += len(paths)
         candidates += _newest(base_b, paths, limit)
     for rel, entry in direct:
-        if glob is not None and glob.regex is not None and not glob.regex.match(rel):
+        if _excluded_by(glob, rel):
             continue
         try:
             candidates.append((entry.stat(follow_symlinks=False).st_mtime_ns, rel))
@@ -881,7 +886,7 @@ def search_files(root: Path, base: Path, pattern: str, glob: str | None = None,
     regex = _python_regex(pattern) if rg is None else None
     if not is_dir:
         name = os.path.basename(base_rel)
-        if user_glob is not None and user_glob.regex is not None and not user_glob.regex.match(name):
+        if _excluded_by(user_glob, name):
             shown, total = [], 0
         elif rg is not None:
             shown, total = _search_rg_file(rg, root_b, base_rel, pattern, max_results)
@@ -976,13 +981,15 @@ def _rg_lines(rg, root_b, pattern, counts, max_results):
     args = [rg, "--no-config", "--line-number", "--null", "--with-filename", "--no-heading",
             *_RG_SEARCH_FLAGS, f"--max-count={max_results}",
             f"--max-columns={_RG_PREVIEW_COLUMNS}", "--max-columns-preview",
-            "--regexp", pattern, "--", *(b"./" + rel for rel in selected)]
-    proc = _run_rg(args, root_b)
+            "--regexp", pattern, "--"]
     by_file: dict[bytes, list[tuple[int, bytes]]] = {rel: [] for rel in selected}
-    for m in _RG_MATCH_LINE.finditer(proc.stdout):
-        lines = by_file.get(m.group(1)[2:])
-        if lines is not None:
-            lines.append((int(m.group(2)), m.group(3)))
+    for start in range(0, len(selected), 1000):  # stay far below the OS argument-size limit
+        batch = selected[start:start + 1000]
+        proc = _run_rg(args + [b"./" + rel for rel in batch], root_b)
+        for m in _RG_MATCH_LINE.finditer(proc.stdout):
+            lines = by_file.get(m.group(1)[2:])
+            if lines is not None:
+                lines.append((int(m.group(2)), m.group(3)))
     shown: list[tuple[bytes, int, bytes]] = []
     for rel in selected:
         for lineno, raw in sorted(by_file[rel]):
@@ -1006,7 +1013,7 @@ def _has_nul(path: bytes) -> bool:
 def _search_python(root_b, base_b, base_rel, regex, user_glob, max_results):
     files = []
     for rel, entry in _walk(root_b, base_b, base_rel):
-        if user_glob is not None and user_glob.regex is not None and not user_glob.regex.match(rel):
+        if _excluded_by(user_glob, rel):
             continue
         root_rel = base_rel + b"/" + rel if base_rel else rel
         files.append((_path_key(root_rel), root_rel, entry.path))

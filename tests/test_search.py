@@ -249,7 +249,8 @@ def test_hidden_dirs_and_always_skipped_dirs(root):
         ".git/config": "needle", ".hidden/a.txt": "needle", "src/.cache/b.txt": "needle",
         "node_modules/pkg/index.js": "needle", "src/node_modules/x.js": "needle",
         "__pycache__/m.pyc": "needle", "pkg/__pycache__/m.txt": "needle",
-        ".gitignore": "", ".env.example": "needle", "src/.eslintrc": "needle", "src/ok.txt": "needle",
+        ".gitignore": "", ".env.example": "needle", "src/.eslintrc": "needle",
+        "src/ok.txt": "needle",
     })
     expected = [".env.example", ".gitignore", "src/.eslintrc", "src/ok.txt"]
     assert sorted(lines(both_list(root))) == expected
@@ -430,6 +431,13 @@ def test_search_max_results_boundary_inside_one_big_file(root):
                        "[999 more matches not shown; narrow the pattern or add a glob]"]
 
 
+def test_search_results_spread_over_many_files(root):
+    make_tree(root, {f"d{i // 100:02}/f{i:04}.txt": "hit\n" for i in range(1300)})
+    out = lines(both_search(root, root, "hit", max_results=1250))
+    assert len(out) == 1251 and out[1249] == "d12/f1249.txt:1:hit"
+    assert out[-1] == "[50 more matches not shown; narrow the pattern or add a glob]"
+
+
 def test_search_long_lines_are_truncated(root):
     make_tree(root, {
         "a.txt": "x" * 299 + "N\n" + "y" * 300 + "N\n" + "é" * 400 + "N\n" + "z" * 9000 + "N\n",
@@ -550,15 +558,18 @@ def test_bad_base_and_counts(root, tool):
 
 
 def test_fallback_streams_large_files(root):
-    # 40 MB without reading it whole: only the matching lines are kept
-    path = root / "big.txt"
-    with open(path, "wb") as fh:
-        chunk = b"filler line\n" * 100_000
-        for _ in range(33):
-            fh.write(chunk)
-        fh.write(b"the needle\n")
-    out = search_files(root, root, "needle", use_rg=False)
-    assert out == "big.txt:3300001:the needle"
+    import tracemalloc
+
+    with open(root / "big.txt", "wb") as fh:
+        fh.write(b"filler line number something\n" * 60_000 + b"the needle\n")
+    tracemalloc.start()
+    try:
+        out = search_files(root, root, "needle", use_rg=False)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert out == "big.txt:60001:the needle"
+    assert peak < 256 * 1024  # the file is 1.7 MB; only a line at a time is held
 
 
 # --------------------------------------------------------------------------------------------

@@ -47,7 +47,8 @@ class MiniHarness(Harness):
                "--prompt-file", str(prompt_file), "--api-base", ctx.api_base,
                "--model-name", f"openai/{ctx.upstream_model_name}",
                "--stats", str(stats_file), "--trajectory", str(log_dir / "trajectory.json"),
-               "--mode", ctx.mini_mode, "--step-limit", str(ctx.max_steps)]
+               "--mode", ctx.mini_mode, "--step-limit", str(ctx.max_steps),
+               "--request-timeout", str(int(time_limit) + 60)]
         rc, timed_out, _ = run_process(cmd, cwd=workdir, env=self._env(log_dir / "mswea-config"),
                                        timeout=time_limit, stdout_path=log_dir / "stdout.txt",
                                        stderr_path=log_dir / "stderr.txt")

@@ -29,6 +29,9 @@ def main():
     ap.add_argument("--mode", choices=["text", "toolcall"], default="text")
     ap.add_argument("--step-limit", type=int, default=25)
     ap.add_argument("--command-timeout", type=int, default=60)
+    ap.add_argument("--request-timeout", type=float, default=1800,
+                    help="seconds per model request (litellm's default of 600 s is too short "
+                         "for a slow local model on a busy machine)")
     args = ap.parse_args()
 
     import yaml
@@ -79,6 +82,7 @@ def main():
         "api_base": args.api_base,
         "api_key": "dummy-key-local-model",
         "drop_params": True,
+        "timeout": args.request_timeout,
     }
     model_config["model_name"] = args.model_name
     model_config["cost_tracking"] = "ignore_errors"
@@ -96,6 +100,7 @@ def main():
     agent = BenchAgent(model, env, **agent_config)
 
     prompt = open(args.prompt_file).read()
+    collect(agent)  # a stats file exists even if the first model call never returns
     start = time.monotonic()
     try:
         result = agent.run(prompt)
