@@ -308,15 +308,16 @@ def main() -> int:
                    f"{growth[side]:.2f}×",
                    f"{med(side, big, 'db_bytes') / 2**20:.1f}"] for side in ("ours", "bare")]
 
-    log(f"tracemalloc runs at {big} rounds")
-    traced = {side: measure(side, big, trace=True)["traced"] for side in ("ours", "bare")}
-    mem_rows = [[side, f"{traced[side]['current'] / 1024 / big:.1f}",
+    mid = sizes[len(sizes) // 2]
+    log(f"tracemalloc runs at {mid} rounds")
+    traced = {side: measure(side, mid, trace=True)["traced"] for side in ("ours", "bare")}
+    mem_rows = [[side, f"{traced[side]['current'] / 1024 / mid:.1f}",
                  f"{traced[side]['peak'] / 2**20:.1f}",
+                 f"{med(side, mid, 'rss_growth_kib') / 1024:.1f}",
                  f"{med(side, big, 'rss_growth_kib') / 1024:.1f}",
                  f"{med(side, big, 'maxrss_growth_kib') / 1024:.1f}"] for side in ("ours", "bare")]
 
     profile_rows, top_rows = [], []
-    mid = sizes[len(sizes) // 2]
     if not args.no_profile:
         log(f"cProfile runs at {mid} rounds")
         with tempfile.TemporaryDirectory(prefix="lca-bench-prof-") as tmp:
@@ -359,11 +360,13 @@ def main() -> int:
                     f"ms/round, last {max(1, big // 10)} rounds", "last / first",
                     f"ms/round at {big} ÷ at {small}", "logs.db MiB"], tenth_rows))
     print("\nLinear total time means flat ms/round: both ratios would be ≈ 1.0×.\n")
-    print(f"### Memory ({big} rounds)\n")
-    print(md_table(["side", "tracemalloc retained KiB/round", "tracemalloc peak MiB",
-                    "RSS growth MiB", "max-RSS growth MiB"], mem_rows))
-    print("\nRetained = Python memory still allocated after the run (the conversation held in "
-          "memory); measured in a separate run with tracemalloc on.\n")
+    print("### Memory\n")
+    print(md_table(["side", f"tracemalloc retained KiB/round ({mid} rounds)",
+                    f"tracemalloc peak MiB ({mid})", f"RSS growth MiB ({mid})",
+                    f"RSS growth MiB ({big})", f"max-RSS growth MiB ({big})"], mem_rows))
+    print("\nRetained = Python memory still allocated after the run, with the agent/conversation "
+          "still alive; measured in a separate run with tracemalloc on (it slows the run ~3×). "
+          "RSS growth: resident set after the run minus before, same process.\n")
     if profile_rows:
         print(f"### Where the time goes (cProfile, {mid} rounds, own time per round in ms)\n")
         print(md_table(["package", "ours", "bare", "difference"], profile_rows))

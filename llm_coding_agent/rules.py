@@ -277,6 +277,10 @@ def _parse_into(analysis: _Analysis, source: str, depth: int, wrapper: str | Non
     if "$'" in source or '$"' in source:
         analysis.problem("uses $'...' or $\"...\" quoting, which is not analysed")
         return
+    if re.search(r"(?<!\\)(?:\\\\)*\\$", source):
+        # bashlex drops a trailing backslash; bash keeps it as a word.
+        analysis.problem("ends with a backslash")
+        return
     prepared, literal_heredocs = _prepare(source)
     try:
         trees = _guarded_parse(prepared)
@@ -297,9 +301,12 @@ def _parse_into(analysis: _Analysis, source: str, depth: int, wrapper: str | Non
             analysis.problem("contains a quoted here-document marker that could not be analysed")
     # bashlex misses substitutions in some oddly quoted words (''$(cmd)''); a second, independent
     # scan of the quoting must not find any that the parse did not report.
-    starts = _substitution_starts(prepared, walker.heredoc_bodies)
-    if starts is None or not starts <= walker.substitution_starts:
+    scan = _scan_substitutions(prepared, walker.heredoc_bodies)
+    if scan is None or not scan[0] <= walker.substitution_starts:
         analysis.problem("has quoting or substitutions that could not be analysed reliably")
+    elif scan[1]:
+        # bashlex reads only the first line of a multi-line $( ) or backtick substitution.
+        analysis.problem("has a line break inside a command substitution, which is not analysed")
 
 
 def _remove_quotes(raw: str) -> tuple[str, bool] | None:
@@ -356,12 +363,14 @@ def _remove_quotes(raw: str) -> tuple[str, bool] | None:
     return "".join(out), expansion
 
 
-def _substitution_starts(source: str, masked: list[tuple[int, int]]) -> set[int] | None:
-    """Positions of every ``$(``, backtick and ``<(``/``>(`` bash would expand in ``source``.
+def _scan_substitutions(source: str, masked: list[tuple[int, int]]) -> tuple[set[int], bool] | None:
+    """Positions of every ``$(``, backtick and ``<(``/``>(`` bash would expand in ``source``, and
+    whether a line break occurs inside one.
 
     A small quoting-aware scanner, independent of bashlex. Here-document bodies (``masked``) are
     skipped. Returns None when quoting does not balance.
     """
+    newline_inside = False
     chars = list(source)
     for start, end in masked:
         for k in range(max(start, 0), min(end, len(chars))):
@@ -381,7 +390,11 @@ def _substitution_starts(source: str, masked: list[tuple[int, int]]) -> set[int]
         frame = stack[-1]
         kind = frame[0]
         nxt = text[i + 1] if i + 1 < n else ""
+        if c == "\n" and len(stack) > 1 and any(f[0] in ("sub", "bt") for f in stack):
+            newline_inside = True
         if c == "\\":
+            if nxt == "\n" and any(f[0] in ("sub", "bt") for f in stack):
+                newline_inside = True
             i += 2
             continue
         if kind == "dq":
@@ -434,7 +447,7 @@ def _substitution_starts(source: str, masked: list[tuple[int, int]]) -> set[int]
             else:
                 frame[1] -= 1
         i += 1
-    return found if len(stack) == 1 else None
+    return (found, newline_inside) if len(stack) == 1 else None
 
 
 class _ParseBudgetExceeded(BaseException):

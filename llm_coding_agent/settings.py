@@ -8,12 +8,22 @@ Two files, both optional, both JSON objects with these optional keys::
      "sandbox": "auto",                   # "auto" | "on" | "off"
      "env_allow": ["GITHUB_TOKEN"]}       # secret-looking variables commands may inherit
 
-- the user's file, ``<llm user dir>/llm-code/settings.json``, always applies;
-- the project's file, ``<root>/.llm-code/settings.json``, is repository content: its deny rules (and
-  anything else that only tightens: ``"network": false``, ``"sandbox": "on"``) always apply, but
-  its allow rules and loosening options count only once the user has trusted the file. Trust is
-  recorded in ``<llm user dir>/llm-code/trusted.json`` against the file's SHA-256, so any change to
-  the file asks again.
+An unknown key, a value of the wrong type, or a file that is not a JSON object raises
+:class:`SettingsError` naming the file (and the key).
+
+- The user's file, ``<llm user dir>/llm-code/settings.json``, always applies.
+- The project's file, ``<root>/.llm-code/settings.json``, is repository content, so it cannot loosen
+  anything on its own: its deny rules and the options that only tighten (``"network": false``,
+  ``"sandbox": "on"``) always apply, while its allow rules, ``env_allow`` and loosening options
+  (``"network": true``, ``"sandbox": "auto"|"off"``) count only once the user has trusted the file.
+  Trust is recorded in ``<llm user dir>/llm-code/trusted.json`` as ``{absolute path: SHA-256 of the
+  content}``, so any change to the file makes it untrusted again. The path is recorded as given, not
+  through symlinks, so a repository cannot borrow the trust of another project's file.
+
+Merge order: user file first, then project file. Lists are concatenated (duplicates dropped).
+For ``network`` and ``sandbox`` the most restrictive value wins: a project file (trusted or not) can
+always tighten the user's choice; a trusted project file can loosen only options the user left
+unset.
 """
 
 from __future__ import annotations
@@ -21,10 +31,11 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 import llm
 
@@ -38,10 +49,12 @@ __all__ = [
     "project_settings_path",
     "is_trusted",
     "trust_file",
+    "add_user_rule",
 ]
 
-_KEYS = {"allow": list, "deny": list, "network": bool, "sandbox": str, "env_allow": list}
+_KEYS: dict[str, type] = {"allow": list, "deny": list, "network": bool, "sandbox": str, "env_allow": list}
 _SANDBOX_MODES = ("auto", "on", "off")
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
 class SettingsError(CodingAgentError):
@@ -50,7 +63,7 @@ class SettingsError(CodingAgentError):
 
 @dataclass
 class Settings:
-    """Merged, effective settings."""
+    """Merged, effective settings (see the module docstring for how files combine)."""
 
     allow: list[str] = field(default_factory=list)
     deny: list[str] = field(default_factory=list)
@@ -59,8 +72,11 @@ class Settings:
     env_allow: list[str] = field(default_factory=list)
     #: Allow rules of an untrusted project file: shown to the user, not applied.
     project_allow_pending: list[str] = field(default_factory=list)
-    #: The project file, when it exists and is not trusted.
+    #: The project file, when it exists, would loosen something, and is not trusted.
     untrusted_project_file: Path | None = None
+    #: Every loosening value of the untrusted project file (``allow``, ``env_allow``, ``network``,
+    #: ``sandbox``), for a trust prompt that shows all of it.
+    project_pending: dict[str, Any] = field(default_factory=dict)
 
 
 def _settings_dir() -> Path:
@@ -68,10 +84,12 @@ def _settings_dir() -> Path:
 
 
 def user_settings_path() -> Path:
+    """The user's settings file: ``<llm user dir>/llm-code/settings.json``."""
     return _settings_dir() / "settings.json"
 
 
 def project_settings_path(root: Path) -> Path:
+    """The project's settings file: ``<root>/.llm-code/settings.json``."""
     return Path(root) / ".llm-code" / "settings.json"
 
 
@@ -79,12 +97,27 @@ def _trust_path() -> Path:
     return _settings_dir() / "trusted.json"
 
 
-def _read(path: Path) -> dict | None:
-    if not path.is_file():
-        return None
+def _key(path: Path) -> str:
+    return os.path.abspath(os.fspath(path))
+
+
+def _read_bytes(path: Path) -> bytes | None:
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (ValueError, OSError) as ex:
+        return Path(path).read_bytes()
+    except FileNotFoundError:
+        return None
+    except IsADirectoryError:
+        raise SettingsError(f"{path}: is a directory, not a settings file") from None
+    except OSError as ex:
+        raise SettingsError(f"{path}: cannot be read ({ex.strerror or ex})") from None
+
+
+def _parse(path: Path, raw: bytes) -> dict:
+    try:
+        data = json.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise SettingsError(f"{path}: not valid JSON (not UTF-8 text)") from None
+    except ValueError as ex:
         raise SettingsError(f"{path}: not valid JSON ({ex})") from None
     if not isinstance(data, dict):
         raise SettingsError(f"{path}: must hold a JSON object")
@@ -92,86 +125,174 @@ def _read(path: Path) -> dict | None:
         if key not in _KEYS:
             raise SettingsError(f"{path}: unknown setting {key!r} (known: {', '.join(_KEYS)})")
         kind = _KEYS[key]
-        if not isinstance(value, kind) or (kind is list and not all(isinstance(v, str) for v in value)):
-            expected = "a list of strings" if kind is list else kind.__name__
-            raise SettingsError(f"{path}: {key!r} must be {expected}")
+        if kind is list:
+            if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
+                raise SettingsError(f"{path}: {key!r} must be a list of strings")
+        elif not isinstance(value, kind):
+            raise SettingsError(f"{path}: {key!r} must be {kind.__name__}, not {json.dumps(value)}")
     if "sandbox" in data and data["sandbox"] not in _SANDBOX_MODES:
         raise SettingsError(f"{path}: 'sandbox' must be one of {', '.join(_SANDBOX_MODES)}")
+    for name in data.get("env_allow", []):
+        if not _ENV_NAME.match(name):
+            raise SettingsError(f"{path}: 'env_allow' entry {name!r} is not a variable name")
     return data
 
 
-def _digest(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+def _digest(raw: bytes) -> str:
+    return hashlib.sha256(raw).hexdigest()
 
 
 def _trusted() -> dict[str, str]:
-    path = _trust_path()
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-        return data if isinstance(data, dict) else {}
+        data = json.loads(_trust_path().read_text(encoding="utf-8"))
     except (OSError, ValueError):
+        # A missing or damaged record only means nothing is trusted; the next trust rewrites it.
         return {}
+    if not isinstance(data, dict):
+        return {}
+    return {k: v for k, v in data.items() if isinstance(k, str) and isinstance(v, str)}
+
+
+def _write_json(path: Path, data: Any) -> None:
+    """Write ``data`` to ``path`` atomically (temporary file in the same directory, then rename)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            json.dump(data, f, indent=2, sort_keys=True)
+            f.write("\n")
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+def _record_trust(path: Path, digest: str) -> None:
+    trusted = _trusted()
+    trusted[_key(path)] = digest
+    _write_json(_trust_path(), trusted)
 
 
 def is_trusted(path: Path) -> bool:
-    """True when the user trusted exactly this content of ``path``."""
-    path = Path(path).resolve()
-    return path.is_file() and _trusted().get(str(path)) == _digest(path)
+    """True when the user trusted exactly the current content of ``path``."""
+    raw = _read_bytes(Path(path))
+    return raw is not None and _trusted().get(_key(path)) == _digest(raw)
 
 
 def trust_file(path: Path) -> None:
-    """Record that the user trusts the current content of ``path``."""
-    path = Path(path).resolve()
-    trusted = _trusted()
-    trusted[str(path)] = _digest(path)
-    target = _trust_path()
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".trusted.", suffix=".tmp")
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        json.dump(trusted, f, indent=2, sort_keys=True)
-    os.replace(tmp, target)
+    """Record that the user trusts the current content of ``path`` (which must exist)."""
+    raw = _read_bytes(Path(path))
+    if raw is None:
+        raise SettingsError(f"{path}: does not exist, so it cannot be trusted")
+    _record_trust(Path(path), _digest(raw))
 
 
-def _apply(settings: Settings, data: dict, *, trusted: bool) -> None:
-    settings.deny.extend(data.get("deny", []))
-    if data.get("network") is False:
-        settings.network = False
-    if data.get("sandbox") == "on":
-        settings.sandbox = "on"
-    if not trusted:
-        return
-    settings.allow.extend(data.get("allow", []))
-    settings.env_allow.extend(data.get("env_allow", []))
+def add_user_rule(rule: str, kind: str = "allow") -> bool:
+    """Add ``rule`` to the ``allow`` or ``deny`` list of the user's settings file.
+
+    Creates the file when needed and keeps every other setting. Returns False when the rule was
+    already there. Raises :class:`SettingsError` when the existing file is invalid.
+    """
+    if kind not in ("allow", "deny"):
+        raise ValueError("kind must be 'allow' or 'deny'")
+    if not isinstance(rule, str) or not rule.strip():
+        raise SettingsError("a rule must be a non-empty string")
+    path = user_settings_path()
+    raw = _read_bytes(path)
+    data = _parse(path, raw) if raw is not None else {}
+    rules = list(data.get(kind, []))
+    if rule in rules:
+        return False
+    rules.append(rule)
+    data[kind] = rules
+    _write_json(path, data)
+    return True
+
+
+def _extend(target: list[str], values: list[str]) -> None:
+    for value in values:
+        if value not in target:
+            target.append(value)
+
+
+_SANDBOX_STRICTNESS = {"off": 0, "auto": 1, "on": 2}
+
+
+def _loosening(data: dict, settings: Settings) -> dict[str, Any]:
+    """The parts of a project file that would widen what ``settings`` (restrictions applied) allow."""
+    out: dict[str, Any] = {}
+    if data.get("allow"):
+        out["allow"] = list(data["allow"])
+    if data.get("env_allow"):
+        out["env_allow"] = list(data["env_allow"])
     if data.get("network") is True and settings.network is None:
-        settings.network = True
+        out["network"] = True
     if data.get("sandbox") in ("auto", "off") and settings.sandbox is None:
-        settings.sandbox = data["sandbox"]
+        out["sandbox"] = data["sandbox"]
+    return out
 
 
-def load_settings(
-    root: Path, *, trust: Callable[[Path, dict], bool] | None = None
-) -> Settings:
-    """The effective settings for ``root``.
+def load_settings(root: Path, *, trust: Callable[[Path, dict], bool] | None = None) -> Settings:
+    """The effective settings for ``root``: the user's file, then the project's.
 
-    ``trust(path, data)`` is asked once when the project file is untrusted; True records trust.
-    Without it (headless runs) an untrusted project file contributes only its restrictions.
+    When the project file would loosen something and is not trusted, ``trust(path, data)`` is
+    called once with the parsed file; True records trust for exactly the content shown and activates
+    the file. Without a callback (headless runs), or on any other answer, the file contributes only
+    its restrictions and the rest is reported in ``project_allow_pending`` / ``project_pending``.
+    Raises :class:`SettingsError` for an unusable file.
     """
     settings = Settings()
-    user = _read(user_settings_path())
-    if user:
-        _apply(settings, user, trusted=True)
+    user_path = user_settings_path()
+    raw = _read_bytes(user_path)
+    if raw is not None:
+        user = _parse(user_path, raw)
+        _extend(settings.allow, user.get("allow", []))
+        _extend(settings.deny, user.get("deny", []))
+        _extend(settings.env_allow, user.get("env_allow", []))
+        settings.network = user.get("network")
+        settings.sandbox = user.get("sandbox")
+
     project_path = project_settings_path(root)
-    project = _read(project_path)
-    if project is None:
+    raw = _read_bytes(project_path)
+    if raw is None:
         return settings
-    trusted = is_trusted(project_path)
-    loosens = bool(project.get("allow") or project.get("env_allow") or project.get("network") is True
-                   or project.get("sandbox") in ("auto", "off"))
-    if not trusted and loosens and trust is not None and trust(project_path, project):
-        trust_file(project_path)
+    project = _parse(project_path, raw)
+    digest = _digest(raw)
+
+    # Restrictions apply whether or not the file is trusted.
+    _extend(settings.deny, project.get("deny", []))
+    if project.get("network") is False:
+        settings.network = False
+    wanted = project.get("sandbox")
+    if wanted == "on" or (
+        wanted is not None and settings.sandbox is not None
+        and _SANDBOX_STRICTNESS[wanted] > _SANDBOX_STRICTNESS[settings.sandbox]
+    ):
+        settings.sandbox = wanted
+
+    loosening = _loosening(project, settings)
+    if not loosening:
+        return settings
+    trusted = _trusted().get(_key(project_path)) == digest
+    if not trusted and trust is not None and trust(project_path, project) is True:
+        # Record the digest of the bytes that were parsed and shown, not of a later re-read.
+        _record_trust(project_path, digest)
         trusted = True
-    if not trusted and loosens:
+    if not trusted:
         settings.untrusted_project_file = project_path
         settings.project_allow_pending = list(project.get("allow", []))
-    _apply(settings, project, trusted=trusted)
+        settings.project_pending = loosening
+        return settings
+
+    _extend(settings.allow, loosening.get("allow", []))
+    _extend(settings.env_allow, loosening.get("env_allow", []))
+    if "network" in loosening:
+        settings.network = loosening["network"]
+    if "sandbox" in loosening:
+        settings.sandbox = loosening["sandbox"]
     return settings

@@ -89,3 +89,23 @@ def test_ctrl_d_exits_and_ctrl_c_twice_exits(project, tmp_path):
     finally:
         child.close()
     assert child.exitstatus == 0
+
+
+def test_ctrl_c_cancels_the_running_turn_and_returns_to_prompt(project, tmp_path):
+    steps = [{"text": "Thinking very slowly...", "sleep": 30}, {"text": "Second answer arrives."}]
+    child = spawn(project, steps, tmp_path)
+    try:
+        child.expect("›")
+        child.sendline("slow task")
+        child.expect("Thinking very slowly")
+        child.sendcontrol("c")
+        child.expect("Interrupted")
+        child.expect("›")
+        child.sendline("next task")
+        child.expect("Second answer arrives")
+        child.expect("›")
+        child.sendline("!quit")
+        child.expect(pexpect.EOF)
+    finally:
+        child.close()
+    assert child.exitstatus == 0

@@ -24,6 +24,10 @@ class PtyScriptedModel(llm.Model):
         step = self.steps.pop(0) if self.steps else {"text": "(script exhausted)"}
         if step.get("text"):
             yield step["text"]
+        if step.get("sleep"):
+            import time
+
+            time.sleep(step["sleep"])
         for name, arguments in step.get("tool_calls", []):
             response.add_tool_call(llm.ToolCall(name=name, arguments=arguments))
         response.set_usage(input=10, output=5)
