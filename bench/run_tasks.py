@@ -25,13 +25,16 @@ Harnesses:
 The model: by default the local llama.cpp server of /work/shared/localmodel/serve.sh
 (started if it is not running); `serve.sh llm-config` registers it with llm as local-qwen.
 
-Exit status: 0 when every harness ran (whatever it solved: this is a benchmark);
-2 when a requested harness could not start at all (not installable, no `llm code`, or it
-crashed on every task) or the model server is unreachable; 1 when fewer than
---min-solved tasks were solved by some harness. --min-solved defaults to 0, and to 1
-with --smoke: the smoke tasks are the easiest in the suite and the model is run at
-temperature 0, so a harness that solves none of them has regressed (a weak model
-makes a stricter bar flaky).
+Exit status (CI runs `--smoke --harness ours` and needs a regression signal, but a 1.5B
+model on 2 CPU cores solves little, so "solved" alone would make CI flaky or always red):
+  0  every harness ran; with --smoke also: no run crashed and model calls went through
+  1  a --smoke gate failed: a run crashed (the agent exited without finishing: a
+     traceback, no final event) or no model call succeeded in any task; or a harness
+     solved fewer than --min-solved tasks (default 0: opt in to a solve bar with e.g.
+     --min-solved 1 once the agent reliably solves the smoke tasks)
+  2  a requested harness could not start at all (not installable, no `llm code`, or it
+     crashed on every task), or the model server is unreachable
+Timeouts and unsolved tasks are results, not failures: they are in the table and JSON.
 """
 from __future__ import annotations
 
@@ -183,8 +186,8 @@ def parse_args(argv):
     ap.add_argument("--ours-python", help="interpreter for `llm code` (default: this one)")
     ap.add_argument("--out", type=Path, default=BENCH_DIR / "results",
                     help="results directory (default: bench/results/)")
-    ap.add_argument("--min-solved", type=int,
-                    help="exit 1 if a harness solves fewer tasks (default: 1 with --smoke, else 0)")
+    ap.add_argument("--min-solved", type=int, default=0,
+                    help="exit 1 if a harness solves fewer tasks than this (default 0)")
     ap.add_argument("--keep", action="store_true", help="keep the task copies (paths in the JSON)")
     args = ap.parse_args(argv)
     args.harnesses = [h.strip() for h in args.harness.split(",") if h.strip()]
@@ -192,8 +195,6 @@ def parse_args(argv):
         if h not in HARNESS_NAMES:
             ap.error(f"unknown harness {h!r}; choose from {', '.join(HARNESS_NAMES)}")
     args.task_names = [t.strip() for t in args.tasks.split(",") if t.strip()]
-    if args.min_solved is None:
-        args.min_solved = 1 if args.smoke else 0
     return args
 
 
@@ -339,9 +340,20 @@ def main(argv=None):
         if rs and all(r["status"] == "crashed" for r in rs):
             log(f"[{name}] crashed on every task: treating the harness as unable to start")
             code = 2
-        elif sum(r["solved"] for r in rs) < args.min_solved:
+            continue
+        if sum(r["solved"] for r in rs) < args.min_solved:
             log(f"[{name}] solved {sum(r['solved'] for r in rs)} < --min-solved {args.min_solved}")
             code = max(code, 1)
+        if args.smoke:
+            crashed = [r["task"] for r in rs if r["status"] == "crashed"]
+            answered = sum((r.get("model_calls") or 0) - (r.get("failed_model_calls") or 0)
+                           for r in rs)
+            if crashed:
+                log(f"[{name}] smoke: crashed on {', '.join(crashed)} (see the logs)")
+                code = max(code, 1)
+            if not answered:
+                log(f"[{name}] smoke: no model call succeeded")
+                code = max(code, 1)
     return code
 
 

@@ -180,7 +180,6 @@ class CodingAgent:
 
             self.undo_history = UndoHistory(self.root)
         self._pending: list[llm.ToolCall] = []
-        self._pending_response: llm.Response | None = None
         self._unsent_results: list[llm.ToolResult] = []
         self._notes: list[str] = []
         self._sandbox_asked = False
@@ -286,6 +285,14 @@ class CodingAgent:
             return result
         response = self._prompt(tool_results=results)
         return self._drive(response, result)
+
+    def discard_pending(self, reason: str = "the session was continued without running them") -> None:
+        """Answer the pending calls as declined without asking the model anything yet; the next
+        ``run()`` sends those answers along with its prompt."""
+        self._unsent_results += [
+            self._cancelled(call, reason) for call in self._pending
+        ]
+        self._pending = []
 
     def _drive(self, response: llm.Response, result: AgentResult) -> AgentResult:
         rounds = 0

@@ -161,13 +161,12 @@ _MAX_LENGTH = 100_000
 _WRITE_OPS = {">", ">>", ">|", "&>", "&>>", "<>", ">&"}
 _SAFE_WRITE_TARGETS = {"/dev/null", "/dev/stdout", "/dev/stderr", "/dev/fd/1", "/dev/fd/2"}
 _SIMPLE_PARAM = re.compile(r"^(?:[A-Za-z_][A-Za-z0-9_]*|[0-9]+|[@*#?$!-])$")
-_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _ASSIGNMENT = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)(\+?=)")
 _QUOTED_HEREDOC = re.compile(
     r"""<<(-?)[ \t]*(?:'([A-Za-z0-9_.-]+)'|"([A-Za-z0-9_.-]+)"|\\([A-Za-z0-9_.-]+))""")
 _LEADING_TIME = re.compile(r"^(\s*)time(\s+-p)?(?=\s)")
-_SUBSCRIPT_CODE = re.compile(r"\[[^\]]*[$`]")
-_GLOB_OR_BRACE = re.compile(r"[*?\[{]")
+# A glob or brace expansion bash would apply to a word (a lone "[" is the test command).
+_GLOB_OR_BRACE = re.compile(r"[*?]|\[.*\]|\{.*(?:,|\.\.).*\}")
 
 # Variables that make an allowed program run something else, or load code into it.
 _RISKY_VARS = re.compile(
@@ -350,10 +349,6 @@ def _remove_quotes(raw: str) -> tuple[str, bool] | None:
             i += 1
         elif c.isspace() or c in ";&|<>()":
             # An unquoted blank or operator cannot be inside a word: the parse went wrong.
-            if c in "<>(" and expansion:
-                out.append(c)
-                i += 1
-                continue
             return None
         else:
             if c in "$`":
@@ -638,7 +633,8 @@ def _make_command(words: list[_Word], redirects: list[Redirect], assignments: li
     cmd = SimpleCommand(
         words=texts,
         redirects=redirects,
-        text=_normalise(texts) if texts else " ".join(assignments),
+        text=_normalise(texts) if texts else " ".join(
+            assignments + [f"{r.op} {r.target}" for r in redirects if r.target is not None]),
         assignments=assignments,
         dynamic=bool(words) and (words[0].dynamic or bool(_GLOB_OR_BRACE.search(words[0].text))),
         open_args=open_args,
@@ -666,28 +662,45 @@ def _check_builtin(cmd: SimpleCommand) -> None:
     if name in _DECLARE_LIKE:
         for arg in args:
             if arg.startswith(("-", "+")) and "i" in arg[1:]:
-                cmd.notes.append(f"`{name} {arg}` makes later assignments evaluate arithmetic")
+                cmd.notes.append("gives variables the integer attribute, so later assignments "
+                                 "evaluate arithmetic")
             elif "=" in arg:
                 _check_assignment(cmd, arg)
     if name not in _NAME_BUILTINS:
         return
     if name == "let":
-        cmd.notes.append("`let` evaluates arithmetic, which can run commands hidden in variables")
+        cmd.notes.append("evaluates arithmetic, which can run commands hidden in variables")
         return
-    if name == "printf" and not any(a == "-v" or (a.startswith("-v") and len(a) > 2) for a in args):
-        return
-    if name in ("test", "[") and not any(a in ("-v", "-R") for a in args):
-        return
-    if name == "wait" and not any(a.startswith("-") and "p" in a for a in args):
-        return
-    for arg, is_dynamic in zip(args, dyn):
-        if is_dynamic:
-            cmd.notes.append(f"passes a variable name computed at run time to `{name}`, "
-                             "whose array subscripts can run commands")
+    for operand, is_dynamic in _name_operands(name, args, dyn):
+        if is_dynamic or "$" in operand or "`" in operand:
+            cmd.notes.append("passes a variable name computed at run time, whose array subscripts "
+                             "can run commands")
             return
-        if _SUBSCRIPT_CODE.search(arg.split("=", 1)[0] if name in _DECLARE_LIKE else arg):
-            cmd.notes.append(f"passes an array subscript with expansions to `{name}`")
+        if "[" in operand:
+            cmd.notes.append("passes an array element name, whose subscript bash evaluates")
             return
+
+
+def _name_operands(name: str, args: list[str], dyn: list[bool]) -> list[tuple[str, bool]]:
+    """The arguments of a name-taking builtin that bash treats as variable names."""
+    pairs = list(zip(args, dyn))
+    flag = {"printf": "-v", "test": "-v", "[": "-v", "wait": "-p"}.get(name)
+    if flag is not None:
+        out = []
+        for k, (arg, is_dynamic) in enumerate(pairs):
+            if arg in (flag, "-R") if name in ("test", "[") else arg == flag:
+                if k + 1 < len(pairs):
+                    out.append(pairs[k + 1])
+            elif name != "test" and name != "[" and arg.startswith(flag) and len(arg) > 2:
+                out.append((arg[2:], is_dynamic))
+        return out
+    if name == "getopts":
+        return pairs[1:2]
+    operands = [(a, d) for a, d in pairs if not a.startswith(("-", "+"))]
+    if name in _DECLARE_LIKE:
+        # Only the name before "=" matters: a computed value is fine.
+        return [(a.split("=", 1)[0], d and "=" not in a) for a, d in operands]
+    return operands
 
 
 # --------------------------------------------------------------------------------------------
@@ -778,7 +791,7 @@ def _inner(analysis: _Analysis, outer: SimpleCommand, start: int, depth: int, wr
 def _shell_string(analysis: _Analysis, outer: SimpleCommand, text: str, is_dynamic: bool,
                   depth: int, wrapper: str, *, open_args: bool = False) -> None:
     if is_dynamic:
-        analysis.problem(f"`{wrapper}` runs a command string built at run time")
+        analysis.problem(f"passes a command string built at run time to `{wrapper}`")
         return
     before = len(analysis.commands)
     _parse_into(analysis, text, depth + 1, wrapper)
@@ -875,18 +888,18 @@ def _unwrap(analysis: _Analysis, cmd: SimpleCommand, depth: int) -> None:
             if i < len(words) and not opts and words[i] != "-":
                 _shell_string(analysis, cmd, words[i], dyn[i], depth, prog)
         elif prog in _UNANALYSED_RUNNERS:
-            cmd.notes.append(f"`{prog}` runs commands in a way that is not analysed")
+            cmd.notes.append("runs commands in a way that is not analysed")
         elif prog in _UNANALYSED_BUILTINS:
-            cmd.notes.append(f"`{prog}` changes how commands are run, which is not analysed")
+            cmd.notes.append("changes how commands are run, which is not analysed")
         elif prog == "hash" and any(w.startswith("-") and "p" in w for w in words[1:]):
-            cmd.notes.append("`hash -p` changes which file a command name runs")
+            cmd.notes.append("changes which file a command name runs")
         elif prog == "enable" and any(w.startswith("-") and "f" in w for w in words[1:]):
-            cmd.notes.append("`enable -f` loads a builtin from a shared library")
+            cmd.notes.append("loads a builtin from a shared library")
         elif prog in ("uv", "poetry", "pipenv", "pdm", "rye", "conda", "mamba", "micromamba",
                       "bundle") and len(words) > 1:
             _unwrap_runner(analysis, cmd, prog, depth)
     except _UnknownOption as exc:
-        cmd.notes.append(f"`{prog}` is given an option that is not analysed ({exc})")
+        cmd.notes.append(f"has an option that is not analysed ({exc})")
 
 
 def _unwrap_shell(analysis: _Analysis, cmd: SimpleCommand, prog: str, depth: int) -> None:
@@ -920,7 +933,7 @@ def _unwrap_shell(analysis: _Analysis, cmd: SimpleCommand, prog: str, depth: int
             _shell_string(analysis, cmd, words[i], dyn[i], depth, f"{prog} -c")
         return
     if stdin_mode or i >= len(words):
-        cmd.notes.append(f"`{prog}` runs commands read from its input, which cannot be checked")
+        cmd.notes.append("runs commands read from its input, which cannot be checked")
 
 
 def _unwrap_env(analysis: _Analysis, cmd: SimpleCommand, depth: int) -> None:
@@ -931,7 +944,7 @@ def _unwrap_env(analysis: _Analysis, cmd: SimpleCommand, depth: int) -> None:
         long_with_arg=("unset", "chdir", "split-string"),
         long_optional=("default-signal", "ignore-signal", "block-signal"))
     if any(name == "P" for name, _ in opts):
-        cmd.notes.append("`env -P` changes where programs are looked up")
+        cmd.notes.append("changes where programs are looked up")
     while i < len(words) and (words[i] == "-" or _ASSIGNMENT.match(words[i])):
         if words[i] != "-":
             _check_assignment(cmd, words[i])
@@ -969,7 +982,7 @@ def _unwrap_sudo(analysis: _Analysis, cmd: SimpleCommand, prog: str, depth: int)
             _shell_string(analysis, cmd, " ".join(words[i:]), any(cmd.word_dynamic[i:]), depth,
                           f"{prog} -s")
         else:
-            cmd.notes.append(f"`{prog}` starts an interactive shell")
+            cmd.notes.append("starts an interactive shell")
         return
     _inner(analysis, cmd, i, depth, prog)
 
@@ -988,7 +1001,7 @@ def _unwrap_find(analysis: _Analysis, cmd: SimpleCommand, depth: int) -> None:
             while j < len(words) and words[j] not in (";", "+"):
                 j += 1
             if j >= len(words):
-                cmd.notes.append(f"`find {w}` has no terminating ';' or '+'")
+                cmd.notes.append(f"has {w} without a terminating ';' or '+'")
                 return
             inner_words = words[i + 1:j]
             if inner_words:
@@ -1018,7 +1031,7 @@ def _unwrap_parallel(analysis: _Analysis, cmd: SimpleCommand, depth: int) -> Non
     while end < len(words) and words[end] not in (":::", "::::", ":::+", "::::+"):
         end += 1
     if end == i:
-        cmd.notes.append("`parallel` runs commands read from its input, which cannot be checked")
+        cmd.notes.append("runs commands read from its input, which cannot be checked")
         return
     _shell_string(analysis, cmd, " ".join(words[i:end]), any(cmd.word_dynamic[i:end]), depth,
                   "parallel", open_args=True)
@@ -1257,12 +1270,12 @@ def is_destructive(words: list[str], root: Path) -> bool:
 
 
 def _write_problem(target: str, is_dynamic: bool, root: Path) -> str | None:
+    if target.startswith("~"):
+        return f"writes to {target}, outside the project root"
     if is_dynamic or "$" in target or "`" in target:
         return f"writes to {target}, a path computed at run time"
     if target in _SAFE_WRITE_TARGETS:
         return None
-    if target.startswith("~"):
-        return f"writes to {target}, outside the project root"
     if _GLOB_OR_BRACE.search(target):
         return f"writes to {target}, a path with wildcards"
     real = os.path.realpath(os.path.join(root, target))
@@ -1329,12 +1342,12 @@ class CommandRules:
                     return CommandDecision(Verdict.DENY, f"`{cmd.text}` matches deny rule `{rule}`",
                                            found)
         if analysis.problems:
-            if isinstance(command, str):
-                raw = " ".join(command.split())
+            # The line cannot be checked; still refuse it when a rough split finds a denied part.
+            for piece in _rough_pieces(command):
                 for rule in self.deny:
-                    if _rule_matches(rule, raw):
+                    if _rule_matches(rule, piece):
                         return CommandDecision(
-                            Verdict.DENY, f"the command matches deny rule `{rule}`", found)
+                            Verdict.DENY, f"`{piece}` matches deny rule `{rule}`", found)
             return CommandDecision(
                 Verdict.ASK, f"cannot check this command automatically: it {analysis.problems[0]}",
                 found)
@@ -1379,6 +1392,19 @@ class CommandRules:
             return CommandDecision(Verdict.ALLOW, "the line runs no command", found)
         rules = ", ".join(f"`{r}`" for r in allowed_by)
         return CommandDecision(Verdict.ALLOW, f"every command matches an allow rule ({rules})", found)
+
+
+def _rough_pieces(command: object) -> list[str]:
+    """Best-effort command texts of a line bashlex could not parse, for deny rules only."""
+    if not isinstance(command, str):
+        return []
+    pieces = [command] + re.split(r"[;&|\n()`{}]|\$\(", command)
+    out = []
+    for piece in pieces:
+        text = " ".join(re.sub(r"""["'\\]""", "", piece).split())
+        if text and text not in out:
+            out.append(text)
+    return out
 
 
 def _one_line(reasons: list[str]) -> str:

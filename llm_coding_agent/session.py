@@ -252,6 +252,9 @@ class Session:
     # -- running ----------------------------------------------------------------------------------
 
     def run_headless(self, task: str) -> int:
+        if self.agent.paused:
+            self.ui.notice("The continued conversation had tool calls waiting; they are declined.")
+            self.agent.discard_pending("declined: the session was continued headless (-p)")
         try:
             result = self.agent.run(task)
         except (ModelError, AgentStateError) as ex:

@@ -499,3 +499,15 @@ def test_undo_restores_previous_turn_and_tells_model(model, project):
     agent.run("what happened?")
     last_user = [p.text for role, p in tool_messages(model.prompts[-1]) if role == "user"][-1]
     assert "undid your previous turn" in last_user
+
+
+def test_discard_pending_sends_declines_with_next_prompt(model, project):
+    model.script(Step(tool_calls=[tool("write_file", path="w.txt", content="w")]), "ok then")
+    agent = make_agent(model, project)
+    assert agent.run("write").paused
+    agent.discard_pending("not now")
+    result = agent.run("never mind, just say ok")
+    assert result.text == "ok then" and not (project / "w.txt").exists()
+    messages = model.prompts[-1].messages
+    assert [m.role for m in messages[-3:]] == ["assistant", "tool", "user"]
+    assert "not now" in messages[-2].parts[0].output

@@ -281,3 +281,21 @@ def test_trusting_project_file_activates_allow_rules(model, project):
     outputs = [p.output for m in model.prompts[-1].messages for p in m.parts if hasattr(p, "output")]
     assert any("trusted-run" in o for o in outputs)
     assert "[y]es" not in result.stdout
+
+
+def test_headless_continue_of_paused_conversation_declines_pending(model, project):
+    import sqlite_utils
+    from llm.cli import logs_db_path
+    from llm.migrations import migrate
+
+    from llm_coding_agent import CodingAgent
+
+    db = sqlite_utils.Database(logs_db_path())
+    migrate(db)
+    model.script(Step(tool_calls=[tool("write_file", path="p.txt", content="p")]))
+    agent = CodingAgent(model=model, root=str(project), db=db, undo=False, sandbox="off")
+    assert agent.run("write p").paused
+    model.script("moved on")
+    result = run(["-m", "scripted", "--sandbox", "off", "-c", "-p", "forget it"])
+    assert result.exit_code == 0, result.output
+    assert "moved on" in result.stdout and not (project / "p.txt").exists()
