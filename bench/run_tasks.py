@@ -15,6 +15,13 @@ server (harness-reported numbers are kept too, under "reported"). A table and pe
 totals are printed; everything is saved to <out>/<timestamp>-<harnesses>.json, with the
 raw logs (event streams, trajectories, stderr) in <out>/<timestamp>-<harnesses>.logs/.
 
+Tool errors: ours counts tool results flagged error / starting with "Error:"; published
+counts tool results starting with "Error" (or raising); mini counts commands that exited
+non-zero or raised, plus replies it rejected for their format. A call still running when
+a harness is killed counts as a model call; its output tokens are estimated from the
+streamed chunks and its input tokens are unknown (0). Seconds depend heavily on machine
+load: the model server has one slot, is shared, and runs on the same 2 cores.
+
 Harnesses:
   ours       this checkout's `llm code -p TASK --yolo --json` (--sandbox off)
   published  llm-coding-agent==0.1a0 from the package index, via its Python API, in a

@@ -53,7 +53,9 @@ with git's global options dropped (``git -C x push`` counts as ``git push``).
   ``declare "$x"=1``: bash runs ``$(...)`` found inside such subscripts); a redirection writes
   outside the root (absolute paths, ``..``, ``~``, paths with expansions or globs, symlinks are
   resolved; ``/dev/null``, ``/dev/stdout``, ``/dev/stderr`` and fd duplications such as ``2>&1``
-  are fine) or into ``.git/`` or ``.llm-code/``; ``cd``/``pushd`` leaves the root; or a command is
+  are fine) or into ``.git/`` or ``.llm-code/``; a redirection reads or writes bash's network paths
+  ``/dev/tcp/...``/``/dev/udp/...``; ``cd``/``pushd`` leaves the root; run-time text (``{}`` of
+  ``find -exec``, the ``xargs -I`` string) is placed inside a shell command string; or a command is
   destructive (:func:`is_destructive`), which also sets ``destructive=True``.
 
 Redirection targets are resolved against the root even after a ``cd`` inside the root; a path with
@@ -149,6 +151,8 @@ class SimpleCommand:
     notes: list[str] = field(default_factory=list)
     word_dynamic: list[bool] = field(default_factory=list, repr=False)
     extra_writes: list[tuple[str, bool]] = field(default_factory=list, repr=False)
+    #: Strings replaced by run-time text (``{}`` for ``find -exec``, the ``xargs -I`` string).
+    placeholders: tuple[str, ...] = field(default=(), repr=False)
 
 
 # --------------------------------------------------------------------------------------------
@@ -774,9 +778,10 @@ def _program(word: str) -> str:
 
 
 def _inner(analysis: _Analysis, outer: SimpleCommand, start: int, depth: int, wrapper: str,
-           *, open_args: bool = False, default: list[str] | None = None) -> None:
-    words = outer.words[start:]
-    dyn = outer.word_dynamic[start:]
+           *, open_args: bool = False, default: list[str] | None = None,
+           placeholders: tuple[str, ...] = (), end: int | None = None) -> None:
+    words = outer.words[start:end]
+    dyn = outer.word_dynamic[start:end]
     if not words:
         if default:
             words, dyn = default, [False] * len(default)
@@ -784,6 +789,9 @@ def _inner(analysis: _Analysis, outer: SimpleCommand, start: int, depth: int, wr
             return
     inner = _make_command([_Word(t, d, False) for t, d in zip(words, dyn)], [], [], wrapper,
                           open_args=open_args or outer.open_args)
+    inner.placeholders = placeholders or outer.placeholders
+    if any(p in words[0] for p in inner.placeholders):
+        inner.dynamic = True  # the program itself is replaced at run time
     analysis.commands.append(inner)
     _unwrap(analysis, inner, depth)
 
@@ -792,6 +800,11 @@ def _shell_string(analysis: _Analysis, outer: SimpleCommand, text: str, is_dynam
                   depth: int, wrapper: str, *, open_args: bool = False) -> None:
     if is_dynamic:
         analysis.problem(f"passes a command string built at run time to `{wrapper}`")
+        return
+    if any(p in text for p in outer.placeholders):
+        # find -exec sh -c 'cat {}' runs file names as code.
+        analysis.problem(f"puts run-time text (file names, input lines) into the `{wrapper}` "
+                         "command string; pass it as an argument (\"$1\") instead")
         return
     before = len(analysis.commands)
     _parse_into(analysis, text, depth + 1, wrapper)
@@ -847,14 +860,16 @@ def _unwrap(analysis: _Analysis, cmd: SimpleCommand, depth: int) -> None:
         elif prog == "builtin":
             _inner(analysis, cmd, 1, depth, prog)
         elif prog == "xargs":
-            i, _ = _options(
+            i, opts = _options(
                 words, 1, flags="0rtpxo", with_arg="ILnPsdEa", attached_optional="iel",
                 long_flags=("null", "no-run-if-empty", "verbose", "interactive", "exit", "open-tty",
                             "show-limits"),
                 long_with_arg=("arg-file", "delimiter", "max-args", "max-procs", "max-chars",
                                "process-slot-var"),
                 long_optional=("eof", "replace", "max-lines"))
-            _inner(analysis, cmd, i, depth, prog, open_args=True, default=["echo"])
+            replace = tuple(value or "{}" for name, value in opts if name in ("I", "i", "replace"))
+            _inner(analysis, cmd, i, depth, prog, open_args=True, default=["echo"],
+                   placeholders=replace)
         elif prog == "find":
             _unwrap_find(analysis, cmd, depth)
         elif prog == "watch":
@@ -1003,13 +1018,8 @@ def _unwrap_find(analysis: _Analysis, cmd: SimpleCommand, depth: int) -> None:
             if j >= len(words):
                 cmd.notes.append(f"has {w} without a terminating ';' or '+'")
                 return
-            inner_words = words[i + 1:j]
-            if inner_words:
-                inner = _make_command(
-                    [_Word(t, d, False) for t, d in zip(inner_words, cmd.word_dynamic[i + 1:j])],
-                    [], [], f"find {w}", open_args=True)
-                analysis.commands.append(inner)
-                _unwrap(analysis, inner, depth)
+            _inner(analysis, cmd, i + 1, depth, f"find {w}", open_args=True, placeholders=("{}",),
+                   end=j)
             i = j + 1
             continue
         if w in _FIND_WRITES and i + 1 < len(words):
@@ -1032,6 +1042,10 @@ def _unwrap_parallel(analysis: _Analysis, cmd: SimpleCommand, depth: int) -> Non
         end += 1
     if end == i:
         cmd.notes.append("runs commands read from its input, which cannot be checked")
+        return
+    # parallel quotes what it substitutes for {}; other replacement strings are not analysed.
+    if any("{" in w and "{}" not in w for w in words[i:end]):
+        cmd.notes.append("uses replacement strings that are not analysed")
         return
     _shell_string(analysis, cmd, " ".join(words[i:end]), any(cmd.word_dynamic[i:end]), depth,
                   "parallel", open_args=True)
@@ -1375,7 +1389,9 @@ class CommandRules:
             for note in cmd.notes:
                 asks.append(f"`{label}` {note}")
             for r in cmd.redirects:
-                if r.writes and r.target is not None:
+                if r.target is not None and r.target.startswith(("/dev/tcp/", "/dev/udp/")):
+                    asks.append(f"`{label}` opens a network connection through {r.target}")
+                elif r.writes and r.target is not None:
                     problem = _write_problem(r.target, r.dynamic, root)
                     if problem:
                         asks.append(f"`{label}` {problem}")
@@ -1464,10 +1480,12 @@ def similar_rule(command: str) -> str | None:
     prog = words[0]
     base = _program(prog)
     if (base in _SHELLS or base in _UNANALYSED_RUNNERS or base in _UNANALYSED_BUILTINS
-            or base in _NAME_BUILTINS or base == "eval"):
+            or base in _NAME_BUILTINS or base in ("eval", "source", ".")):
         return None
     keep = 1
     if _INTERPRETERS.match(base):
+        if len(words) == 1:
+            return _glob_escape(prog)  # the bare REPL, not every script and -c snippet
         if len(words) >= 3 and words[1] == "-m":
             keep = 3
         elif len(words) >= 2 and not words[1].startswith("-"):
@@ -1479,10 +1497,13 @@ def similar_rule(command: str) -> str | None:
             if words[1].startswith("-") and (base, words[1]) not in _TWO_LEVEL:
                 return None
             keep = 2
-            if (base, words[1]) in _TWO_LEVEL and len(words) >= 3 and not words[2].startswith("-"):
-                keep = 3
+            if (base, words[1]) in _TWO_LEVEL:
+                if len(words) == 2:
+                    return _glob_escape(_normalise(words))  # `npm run` alone lists scripts
+                if not words[2].startswith("-"):
+                    keep = 3
     head = _glob_escape(_normalise(words[:keep]))
-    if keep == 1 and base in _SUBCOMMAND_PROGRAMS:
+    if keep == 1 and (prog in _SUBCOMMAND_PROGRAMS or base in _SUBCOMMAND_PROGRAMS):
         return head  # `git` alone: a prefix rule would allow every subcommand
     if head[-1].isalnum() or head[-1] == "_":
         return head + "*"

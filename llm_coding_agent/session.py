@@ -298,26 +298,30 @@ class Session:
         pending = first_prompt
         interrupts = 0
         while True:
-            if pending is None:
-                try:
-                    pending = self.ui.read_prompt()
-                except KeyboardInterrupt:
-                    interrupts += 1
-                    if interrupts >= 2:
-                        return 0
-                    self.ui.notice("(Ctrl-C again or Ctrl-D to exit)", style="dim")
-                    continue
+            try:
                 if pending is None:
+                    pending = self.ui.read_prompt()
+                    if pending is None:
+                        return 0
+                interrupts = 0
+                text, pending = pending.strip(), None
+                if not text:
+                    continue
+                if text.startswith("!"):
+                    if self._command(text) == "quit":
+                        return 0
+                    continue
+                self._turn(text)
+            except KeyboardInterrupt:
+                # Ctrl-C at the prompt (or between turns): once warns, twice exits.
+                pending = None
+                interrupts += 1
+                if interrupts >= 2:
                     return 0
-            interrupts = 0
-            text, pending = pending.strip(), None
-            if not text:
-                continue
-            if text.startswith("!"):
-                if self._command(text) == "quit":
+                try:
+                    self.ui.notice("(Ctrl-C again or Ctrl-D to exit)", style="dim")
+                except KeyboardInterrupt:
                     return 0
-                continue
-            self._turn(text)
 
     def _turn(self, text: str | None = None, resume: bool = False) -> None:
         self.ui.waiting()

@@ -76,6 +76,7 @@ def test_ctrl_d_exits_and_ctrl_c_twice_exits(project, tmp_path):
         child.expect("›")
         child.sendcontrol("c")
         child.expect("Ctrl-C again")
+        child.expect("›")
         child.sendcontrol("c")
         child.expect(pexpect.EOF)
     finally:
