@@ -335,8 +335,11 @@ def main() -> int:
         print("\nExtra for the piped first prompt of `llm code` (beyond `llm --help` with the "
               "plugin):\n")
         print(md_table(["imported by", "ms", "heaviest third-party packages (ms)"], code_rows[:10]))
-    print("\nExtra for `llm code --help`:\n")
-    print(md_table(["imported by", "ms", "heaviest third-party packages (ms)"], help_rows[:8]))
+    if help_rows:
+        print("\nExtra for `llm code --help`:\n")
+        print(md_table(["imported by", "ms", "heaviest third-party packages (ms)"], help_rows[:8]))
+    else:
+        print("\n`llm code --help` imports nothing that `llm --help` does not.")
     print("\nImport chains (first place each is imported):\n")
     for mod, chain in chains.items():
         print(f"- `{mod}`: {chain or 'not imported'}")

@@ -95,14 +95,26 @@ def _part_chars(part) -> int:
     return 200  # attachments and unknown parts: a flat guess
 
 
+_CACHE_ATTR = "_llm_code_token_estimate"
+
+
+def _message_tokens(message: Message) -> int:
+    # Histories are re-estimated every round and only grow: remembering each message's estimate
+    # on the message keeps a long session's bookkeeping linear. Messages are never mutated in
+    # place (compaction builds new ones), so the cached value stays right.
+    cached = getattr(message, _CACHE_ATTR, None)
+    if cached is None:
+        cached = 4 + sum(3 + _part_chars(part) // 4 for part in message.parts)
+        try:
+            setattr(message, _CACHE_ATTR, cached)
+        except AttributeError:  # a message type with __slots__: just don't cache
+            pass
+    return cached
+
+
 def estimate_tokens(messages: Iterable[Message]) -> int:
     """Characters / 4, plus a few tokens of framing per message and part."""
-    total = 0
-    for message in messages:
-        total += 4
-        for part in message.parts:
-            total += 3 + _part_chars(part) // 4
-    return total
+    return sum(_message_tokens(m) for m in messages)
 
 
 @dataclass

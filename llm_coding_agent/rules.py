@@ -1362,9 +1362,12 @@ class CommandRules:
                     if _rule_matches(rule, piece):
                         return CommandDecision(
                             Verdict.DENY, f"`{piece}` matches deny rule `{rule}`", found)
+            destructive = any(
+                c.words and _destructive_reason(c.words, root, open_args=c.open_args) is not None
+                for c in analysis.commands)
             return CommandDecision(
                 Verdict.ASK, f"cannot check this command automatically: it {analysis.problems[0]}",
-                found)
+                found, destructive=destructive)
 
         asks: list[str] = []
         destructive: list[str] = []

@@ -13,8 +13,6 @@ from typing import Callable
 
 import llm
 from rich.console import Console
-from rich.live import Live
-from rich.markdown import Markdown
 from rich.text import Text
 
 from .files import diff_stats
@@ -101,7 +99,7 @@ class TerminalUI:
         )
         self._history_path = history_path
         self._session = None
-        self._live: Live | None = None
+        self._live = None  # a rich.live.Live while an answer streams
         self._streamed = ""
         self._status = None
 
@@ -136,6 +134,11 @@ class TerminalUI:
         self._stop_waiting()
         self._streamed += chunk
         if self.rich:
+            # Imported on first use: markdown rendering pulls in pygments and markdown-it, which
+            # would otherwise delay the first prompt.
+            from rich.live import Live
+            from rich.markdown import Markdown
+
             if self._live is None:
                 self._live = Live(
                     Markdown(self._streamed), console=self.console, refresh_per_second=8,
@@ -150,6 +153,8 @@ class TerminalUI:
     def _end_stream(self) -> None:
         self._stop_waiting()
         if self._live is not None:
+            from rich.markdown import Markdown
+
             self._live.update(Markdown(self._streamed))
             self._live.stop()
             self._live = None

@@ -264,6 +264,9 @@ def test_destructive_flag(root):
     assert d.verdict is K and d.destructive and "destructive" in d.reason
     d = CommandRules(allow=["git*"]).decide("git status", root)
     assert d.verdict is A and not d.destructive
+    # found inside a line that cannot be checked fully
+    d = CommandRules(allow=["*"]).decide("f() { rm -rf ~; }; f", root)
+    assert d.verdict is K and d.destructive
     # deny still wins over a destructive ask
     d = CommandRules(allow=["git*"], deny=["git reset*"]).decide("git reset --hard", root)
     assert d.verdict is D
@@ -473,14 +476,39 @@ SEPARATORS = ["; ", " && ", " || ", " | ", "\n", " & ", " ", " $(", ") ", " `", 
 BASH = shutil.which("bash")
 
 
+# Realistic approved lines, and text to splice into them at random places.
+SEEDS = [
+    "ok -q tests/", "ok \"a b\" 'c'", "cat <<'EOF' > f\nbody\nEOF", "cat <<EOF > f\nbody $x\nEOF\nok",
+    "ok | ok x", "ok $(ok x)", "ok `ok x` && ok", "for i in a b; do ok \"$i\"; done",
+    "if ok; then ok; else ok; fi", "{ ok; ok; } > f", "ok # comment EVIL", "x=1 ok \"$x\"",
+    "ok <<< \"hi $(ok)\"", "( ok ) && ok || ok", "ok \\\n -q", "echo \"a'b\" 'c\"d'", "ok 'it'\\''s'",
+]
+SPLICES = ["'", '"', "$(", ")", "`", "\\", "\n", ";", " EVIL ", "EVIL", "#", "{", "}", "<<", "EOF", " ",
+           "&", "|", "(", "$", "${", "<(", "\\\n", "''", '""']
+APPROVED = ["ok*", "echo*", "cat*", "printf*", "test*", "read*", "true"]
+
+
+@st.composite
+def spliced_lines(draw):
+    line = draw(st.sampled_from(SEEDS))
+    for _ in range(draw(st.integers(1, 3))):
+        at = draw(st.integers(0, len(line)))
+        line = line[:at] + draw(st.sampled_from(SPLICES)) + line[at:]
+    return line
+
+
+@st.composite
+def assembled_lines(draw):
+    first = draw(st.sampled_from(ATOMS))
+    rest = draw(st.lists(st.tuples(st.sampled_from(SEPARATORS), st.sampled_from(ATOMS)), max_size=3))
+    return first + "".join(sep + atom for sep, atom in rest)
+
+
 @pytest.mark.skipif(BASH is None, reason="needs bash")
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(first=st.sampled_from(ATOMS),
-       rest=st.lists(st.tuples(st.sampled_from(SEPARATORS), st.sampled_from(ATOMS)), max_size=3))
-def test_approved_lines_run_only_approved_programs(first, rest, tmp_path):
-    line = first + "".join(sep + atom for sep, atom in rest)
-    rules = CommandRules(allow=["ok*", "echo*", "cat*", "printf*", "test*", "read*", "true"])
-    if rules.decide(line, tmp_path).verdict is not Verdict.ALLOW:
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(line=st.one_of(assembled_lines(), spliced_lines()))
+def test_approved_lines_run_only_approved_programs(line, tmp_path):
+    if CommandRules(allow=APPROVED).decide(line, tmp_path).verdict is not Verdict.ALLOW:
         return
     log = tmp_path / "ran.log"
     env_file = tmp_path / "bashenv"
@@ -497,7 +525,7 @@ def test_approved_lines_run_only_approved_programs(first, rest, tmp_path):
         pass
     ran = log.read_text().splitlines() if log.exists() else []
     log.unlink(missing_ok=True)
-    strays = [r for r in ran if r.split(" ")[0] not in ("ok", "cat")]
+    strays = [r for r in ran if r.split(" ")[0] not in ("ok", "cat", "echo", "printf", "test", "read")]
     assert not strays, f"{line!r} was approved but bash ran {strays}"
 
 
