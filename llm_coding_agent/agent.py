@@ -44,6 +44,9 @@ __all__ = [
 #: ``approve=`` may be True, None (pause), or a callable ``(tool, tool_call) -> bool``.
 Approver = Callable[[llm.Tool | None, llm.ToolCall], bool]
 
+#: Characters of one model answer before it is cut off (runaway generation).
+MAX_RESPONSE_CHARS = 60_000
+
 #: Identical failing calls in one run before the model is told to change approach...
 REPEAT_WARN = 2
 #: ...and before the run is stopped.
@@ -434,10 +437,18 @@ class CodingAgent:
 
     def _consume(self, response: llm.Response, result: AgentResult) -> None:
         """Stream one response to ``on_text``, close it cleanly whatever happens, and log it."""
+        streamed = 0
         try:
             for chunk in response:
                 if chunk and self.on_text:
                     self.on_text(chunk)
+                streamed += len(chunk or "")
+                if streamed > MAX_RESPONSE_CHARS:
+                    # Small local models sometimes repeat themselves until the context is full;
+                    # cut such an answer off instead of waiting minutes for it.
+                    _close_interrupted(response, "\n[answer cut off: it exceeded the length limit]")
+                    self._notice("the model's answer ran past the length limit and was cut off")
+                    break
         except KeyboardInterrupt:
             _close_interrupted(response)
             result.interrupted = True
@@ -775,13 +786,12 @@ def _close_response(response: llm.Response) -> None:
         response.conversation._record_response(response)
 
 
-def _close_interrupted(response: llm.Response) -> None:
+def _close_interrupted(response: llm.Response, note: str = "\n[interrupted by the user]") -> None:
     """Keep the text streamed so far; drop half-received tool calls (they never ran)."""
     from llm.parts import StreamEvent
 
     response._stream_events = [e for e in response._stream_events if e.type in ("text", "reasoning")]
     response._tool_calls = []
-    note = "\n[interrupted by the user]"
     response._chunks.append(note)
     response._stream_events.append(StreamEvent(type="text", chunk=note))
     response._stream_events[-1].part_index = max(

@@ -511,3 +511,14 @@ def test_discard_pending_sends_declines_with_next_prompt(model, project):
     messages = model.prompts[-1].messages
     assert [m.role for m in messages[-3:]] == ["assistant", "tool", "user"]
     assert "not now" in messages[-2].parts[0].output
+
+
+def test_runaway_answer_is_cut_off(model, project, monkeypatch):
+    import llm_coding_agent.agent as agent_module
+
+    monkeypatch.setattr(agent_module, "MAX_RESPONSE_CHARS", 100)
+    model.script(Step(text="blah " * 200), "short")
+    agent = make_agent(model, project)
+    result = agent.run("talk")
+    assert result.stop_reason == "done" and "cut off" in result.text and len(result.text) < 200
+    assert agent.run("again").text == "short"
