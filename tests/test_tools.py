@@ -167,7 +167,7 @@ def test_read_late_page_of_big_file_streams(tmp_path):
         f"t = CodingTools({str(root)!r}, sandbox='off')\n"
         "out = t.read_file('log.txt', offset=2_900_000, limit=50)\n"
         "assert out.splitlines()[0].startswith('2900001'), out[:200]\n"
-        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\n"
+        "print(int(next(l.split()[1] for l in open('/proc/self/status') if l.startswith('VmHWM'))))\n"
     )
     proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
@@ -186,7 +186,7 @@ def test_read_single_giant_line_is_bounded(tmp_path):
         "from llm_coding_agent import CodingTools\n"
         f"out = CodingTools({str(root)!r}, sandbox='off').read_file('one.txt')\n"
         "assert 'line truncated' in out\n"
-        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\n"
+        "print(int(next(l.split()[1] for l in open('/proc/self/status') if l.startswith('VmHWM'))))\n"
     )
     proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
