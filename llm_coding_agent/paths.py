@@ -11,6 +11,9 @@ __all__ = ["resolve_root", "resolve_in_root", "is_within", "relative_display"]
 
 #: Directory (relative to the root) holding project settings; tools never write inside it.
 PROTECTED_DIRS = (".llm-code",)
+#: Git files that make git run programs (hooks, pagers, diff drivers): a write there would turn
+#: an approved `git status` into arbitrary code, so the file tools refuse them.
+PROTECTED_GIT = ((".git", "config"), (".git", "hooks"))
 
 
 def resolve_root(root: str | os.PathLike) -> Path:
@@ -54,6 +57,11 @@ def resolve_in_root(root: Path, path: str, *, for_write: bool = False) -> Path:
             raise ToolError(
                 f"{path!r} is inside {rel[0]}/, which holds the user's agent settings; "
                 "the agent may not change them. Ask the user to edit that file."
+            )
+        if any(rel[: len(p)] == p for p in PROTECTED_GIT):
+            raise ToolError(
+                f"{path!r} is git configuration that can run programs; the agent may not write it. "
+                "Use git commands instead, or ask the user."
             )
     return real
 

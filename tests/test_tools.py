@@ -409,3 +409,13 @@ def test_sandbox_unavailable_is_an_error_for_the_model(project, monkeypatch):
     assert out.startswith("Error:") and "bwrap not found" in out
     t._allow_unsandboxed()
     assert "hi" in t.execute_command("echo hi")
+
+
+@pytest.mark.parametrize("path", [".git/config", ".git/hooks/pre-commit", "./.git/hooks/../config"])
+def test_git_config_and_hooks_are_not_writable(tools, project, path):
+    (project / ".git" / "hooks").mkdir(parents=True)
+    (project / ".git" / "config").write_text("[core]\n")
+    assert tools.write_file(path, "[core]\n\tpager = sh -c evil\n").startswith("Error:")
+    assert (project / ".git" / "config").read_text() == "[core]\n"
+    assert not (project / ".git" / "hooks" / "pre-commit").exists()
+    assert tools.write_file(".git/info/exclude", "x\n").startswith("Created")
