@@ -47,11 +47,11 @@ def test_exploration_larger_than_the_window_completes(real_model, tmp_path):
     root = tmp_path / "proj"
     root.mkdir()
     for name, word in (("part1.log", "ALPHA-11"), ("part2.log", "BRAVO-22")):
-        lines = [f"code word: {word}\n"] + [f"{name} entry {i}: all systems nominal, nothing to report\n" for i in range(900)]
+        lines = [f"code word: {word}\n"] + [f"{name} entry {i}: all systems nominal, nothing to report\n" for i in range(650)]
         (root / name).write_text("".join(lines))
     requests = []
     agent = CodingAgent(model=real_model, root=str(root), approve=True, undo=False, sandbox="off",
-                        chain_limit=6)
+                        chain_limit=4)
     assert agent.context.window == 16_384
     original = agent._consume
 
