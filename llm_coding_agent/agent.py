@@ -484,7 +484,16 @@ class CodingAgent:
         tool = self._tool(name) if name else None
         if tool is None or _argument_problem(tool, call.arguments):
             return ApprovalDecision(Verdict.ALLOW, "nothing will run")
-        return self.policy.decide(tool.name, call.arguments)
+        decision = self.policy.decide(tool.name, call.arguments)
+        if decision.verdict is Verdict.ASK and self._bound_to_fail(tool, call):
+            return ApprovalDecision(Verdict.ALLOW, "nothing will change")
+        return decision
+
+    def _bound_to_fail(self, tool: llm.Tool, call: llm.ToolCall) -> str | None:
+        """The error a file change will certainly return (missing file, no match, ...), if any."""
+        if not tool.name.startswith(CODING_TOOL_PREFIX):
+            return None
+        return self.coding_tools._plan(_short_name(tool.name), call.arguments)[1]
 
     def _execute_all(
         self,
@@ -541,6 +550,11 @@ class CodingAgent:
         decision = self.policy.decide(tool.name, call.arguments)
         if decision.verdict is Verdict.DENY:
             return self._cancelled(call, f"refused by a deny rule: {decision.reason}")
+        if decision.verdict is Verdict.ASK:
+            error = self._bound_to_fail(tool, call)
+            if error:
+                # Nothing would change (missing file, no match, outside the root): no question.
+                return self._error(call, error)
         if decision.verdict is Verdict.ASK:
             if preapproved is not None:
                 if call.tool_call_id not in preapproved:

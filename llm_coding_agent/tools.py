@@ -151,30 +151,40 @@ class CodingTools(llm.Toolbox):
             return "sandboxed (bwrap" + (", network on)" if self._network else ", no network)")
         return f"NOT sandboxed: {problem}"
 
-    def _preview(self, name: str, arguments: dict) -> str:
-        """What a mutating call would do, computed without touching anything (approval prompts)."""
+    def _plan(self, name: str, arguments: dict) -> tuple[str, str | None]:
+        """(preview, error) for a mutating call, computed without touching anything.
+
+        The preview is the unified diff an edit or write would make, or the command; ``error`` is
+        the ``Error:`` text when the call is bound to fail (nothing to approve then).
+        """
         try:
             if name == "write_file":
                 real, display = self._resolve(arguments.get("path"), for_write=True)
                 content = _as_str(arguments.get("content"), "content")
+                if real.is_dir():
+                    raise ToolError(f"{display} is a directory; give a file path")
                 before = files.decode_file(real, display).text if real.exists() else ""
-                return files.unified_diff(before, content, display) or f"(no change to {display})"
+                return files.unified_diff(before, content, display) or f"(no change to {display})", None
             if name == "edit_file":
                 real, display = self._resolve(arguments.get("path"), for_write=True)
                 decoded = files.decode_file(real, display)
                 after = files.plan_edit(
                     decoded.text,
-                    arguments.get("old_string"),
-                    arguments.get("new_string"),
+                    _as_str(arguments.get("old_string"), "old_string"),
+                    _as_str(arguments.get("new_string"), "new_string"),
                     bool(arguments.get("replace_all", False)),
                     display,
                 )
-                return files.unified_diff(decoded.text, after, display)
+                return files.unified_diff(decoded.text, after, display), None
             if name == "execute_command":
-                return f"$ {arguments.get('command')}"
+                return f"$ {arguments.get('command')}", None
         except ToolError as ex:
-            return f"(this call will fail: {ex})"
-        return ""
+            return f"(this call will fail: {ex})", f"Error: {ex}"
+        return "", None
+
+    def _preview(self, name: str, arguments: dict) -> str:
+        """What a mutating call would do, computed without touching anything (approval prompts)."""
+        return self._plan(name, arguments)[0]
 
     # -- the tools --------------------------------------------------------------------------------
 

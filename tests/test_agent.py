@@ -522,3 +522,23 @@ def test_runaway_answer_is_cut_off(model, project, monkeypatch):
     result = agent.run("talk")
     assert result.stop_reason == "done" and "cut off" in result.text and len(result.text) < 200
     assert agent.run("again").text == "short"
+
+
+def test_calls_bound_to_fail_are_not_put_to_the_user(model, project):
+    model.script(
+        Step(tool_calls=[tool("edit_file", path="nope.py", old_string="a", new_string="b"),
+                         tool("edit_file", path="app.py", old_string="not there", new_string="b")]),
+        "ok",
+    )
+    asked = []
+    agent = make_agent(model, project, approve=lambda t, c: asked.append(c) or True)
+    result = agent.run("edit")
+    assert asked == []
+    outputs = [r.output for _, r in result.tool_calls]
+    assert "does not exist" in outputs[0] and "was not found" in outputs[1]
+
+
+def test_doomed_calls_do_not_pause(model, project):
+    model.script(Step(tool_calls=[tool("edit_file", path="nope.py", old_string="a", new_string="b")]), "ok")
+    result = make_agent(model, project).run("edit")
+    assert not result.paused and "does not exist" in result.tool_calls[0][1].output
