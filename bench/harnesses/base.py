@@ -14,7 +14,8 @@ from pathlib import Path
 BENCH_DIR = Path(__file__).resolve().parent.parent
 REPO_ROOT = BENCH_DIR.parent
 VENVS_DIR = BENCH_DIR / ".venvs"
-SERVE_SH = Path(os.environ.get("LOCALMODEL_SERVE_SH", "/work/shared/localmodel/serve.sh"))
+# shared/ sits beside the checkout (here and in CI's fresh clone).
+SERVE_SH = Path(os.environ.get("LOCALMODEL_SERVE_SH", REPO_ROOT.parent / "shared" / "localmodel" / "serve.sh"))
 
 
 class HarnessUnavailable(Exception):
