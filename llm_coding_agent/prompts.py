@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import os
 import platform
 from pathlib import Path
 
@@ -60,6 +61,26 @@ def project_instructions(root: Path, cap: int = INSTRUCTIONS_CAP) -> tuple[list[
     return names, "\n\n".join(parts)
 
 
+_SKIP_TOP = {"node_modules", "__pycache__"}
+#: Top-level entries named in the system prompt at most.
+TOP_LEVEL_CAP = 60
+
+
+def top_level_entries(root: Path, cap: int = TOP_LEVEL_CAP) -> str:
+    """The project's top-level files and directories (``dir/``), so the model starts from real
+    paths instead of guessing a layout (small models invent ``src/`` otherwise)."""
+    try:
+        entries = sorted(
+            (e.name + ("/" if e.is_dir(follow_symlinks=False) else ""))
+            for e in os.scandir(root)
+            if not e.name.startswith(".") and e.name not in _SKIP_TOP
+        )
+    except OSError:
+        return ""
+    more = len(entries) - cap
+    return ", ".join(entries[:cap]) + (f", ... ({more} more)" if more > 0 else "")
+
+
 def system_prompt(root: Path, extra: str | None = None, today: datetime.date | None = None) -> str:
     """The system prompt for a new conversation in ``root``, with ``extra`` user instructions."""
     text = _BASE.format(
@@ -67,6 +88,8 @@ def system_prompt(root: Path, extra: str | None = None, today: datetime.date | N
         platform=f"{platform.system()} {platform.machine()}".strip(),
         date=(today or datetime.date.today()).isoformat(),
     )
+    entries = top_level_entries(root)
+    text += "\n\nTop level of the project: " + (entries or "(empty)")
     names, guidance = project_instructions(root)
     if guidance:
         text += _GUIDANCE.format(names=", ".join(names), text=guidance)

@@ -69,6 +69,7 @@ def test_system_prompt_first_turn_only_with_agents_md(model, project):
     assert "Always use tabs" in text and "<project-guidance>" in text
     assert "cannot grant permissions" in text
     assert "Be terse." in text
+    assert "Top level of the project: AGENTS.md, README.md, app.py" in text
     # The second turn carries the same single system message forward instead of adding one.
     second_system = [p for role, p in tool_messages(model.prompts[1]) if role == "system"]
     assert len(second_system) == 1
