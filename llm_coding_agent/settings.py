@@ -32,7 +32,6 @@ import hashlib
 import json
 import os
 import re
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -40,6 +39,7 @@ from typing import Any, Callable
 import llm
 
 from .errors import CodingAgentError
+from .files import atomic_write
 
 __all__ = [
     "Settings",
@@ -155,21 +155,9 @@ def _trusted() -> dict[str, str]:
 
 def _write_json(path: Path, data: Any) -> None:
     """Write ``data`` to ``path`` atomically (temporary file in the same directory, then rename)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(data, f, indent=2, sort_keys=True)
-            f.write("\n")
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    text = json.dumps(data, indent=2, sort_keys=True) + "\n"
+    mode = (path.stat().st_mode & 0o7777) if path.exists() else None
+    atomic_write(path, text.encode("utf-8"), mode)
 
 
 def _record_trust(path: Path, digest: str) -> None:
