@@ -47,6 +47,11 @@ def _tool(method: Callable[..., str]) -> Callable[..., str]:
     return wrapper
 
 
+def glob_escape(name: str) -> str:
+    """``name`` as a literal in a gitignore-style glob."""
+    return "".join(f"[{c}]" if c in "*?[]{}!\\" else c for c in name)
+
+
 def _as_int(value, name: str) -> int:
     if isinstance(value, bool):
         raise ToolError(f"{name} must be an integer, not a boolean")
@@ -124,6 +129,21 @@ class CodingTools(llm.Toolbox):
                 "the user edited it); read_file it again, then redo your change"
             )
 
+    def _require_file(self, real: Path, display: str) -> None:
+        """Refuse a missing file, naming files with the same name elsewhere in the project
+        (models often guess a layout: ``src/calc.py`` for ``calc.py``)."""
+        if real.exists() or real.is_symlink():
+            return
+        hint = "use list_files or search_files to find the right path"
+        try:
+            found = search.list_files(self._root, self._root, f"**/{glob_escape(real.name)}", limit=5)
+        except ToolError:
+            found = ""
+        candidates = [line for line in found.splitlines() if line and not line.startswith(("[", "No files"))]
+        if candidates:
+            hint = "did you mean " + " or ".join(candidates) + "?"
+        raise ToolError(f"{display} does not exist; {hint}")
+
     def _sandbox(self) -> SandboxConfig | None:
         """The sandbox for the next command, or None when the user chose to run unsandboxed."""
         if self._sandbox_mode == "off":
@@ -167,6 +187,7 @@ class CodingTools(llm.Toolbox):
                 return files.unified_diff(before, content, display) or f"(no change to {display})", None
             if name == "edit_file":
                 real, display = self._resolve(arguments.get("path"), for_write=True)
+                self._require_file(real, display)
                 decoded = files.decode_file(real, display)
                 after = files.plan_edit(
                     decoded.text,
@@ -196,6 +217,7 @@ class CodingTools(llm.Toolbox):
         Long files end with a line telling the offset to read on from. Read a file before editing it.
         """
         real, display = self._resolve(path)
+        self._require_file(real, display)
         page = files.read_page(real, display, _as_int(offset, "offset"), _as_int(limit, "limit"))
         self._remember(real)
         return page
@@ -242,6 +264,7 @@ class CodingTools(llm.Toolbox):
         new_string = _as_str(new_string, "new_string")
         if not isinstance(replace_all, bool):
             replace_all = str(replace_all).strip().lower() in ("true", "1", "yes")
+        self._require_file(real, display)
         self._check_fresh(real, display)
         decoded = files.decode_file(real, display)
         after = files.plan_edit(decoded.text, old_string, new_string, replace_all, display)

@@ -419,3 +419,11 @@ def test_git_config_and_hooks_are_not_writable(tools, project, path):
     assert (project / ".git" / "config").read_text() == "[core]\n"
     assert not (project / ".git" / "hooks" / "pre-commit").exists()
     assert tools.write_file(".git/info/exclude", "x\n").startswith("Created")
+
+
+def test_missing_file_suggests_same_name_elsewhere(tools, project):
+    out = tools.read_file("src/app.py")
+    assert out.startswith("Error:") and "did you mean app.py?" in out
+    out = tools.edit_file("lib/app.py", "a - b", "a + b")
+    assert "did you mean app.py?" in out
+    assert "list_files" in tools.read_file("nothing_like_it.py")
