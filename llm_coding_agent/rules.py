@@ -74,7 +74,6 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import bashlex
 
 from .errors import ToolError
 from .paths import PROTECTED_DIRS, is_within
@@ -453,7 +452,6 @@ class _ParseBudgetExceeded(BaseException):
     """Raised inside bashlex to stop a runaway parse; a BaseException so bashlex cannot catch it."""
 
 
-_BASHLEX_DIR = os.path.dirname(bashlex.__file__)
 _PARSE_SECONDS = 5.0
 
 
@@ -464,6 +462,11 @@ def _guarded_parse(source: str) -> list:
     line the model wrote must never hang or exhaust the agent. Only bashlex's own frames are traced,
     and a normal line costs a few hundred steps per character.
     """
+    # Imported here, not at module level: bashlex's parser tables take ~0.25 s to build, and
+    # `llm code` should reach its first prompt before anyone has typed a command.
+    import bashlex
+
+    bashlex_dir = os.path.dirname(bashlex.__file__)
     budget = 200_000 + 400 * len(source)
     deadline = time.monotonic() + _PARSE_SECONDS
     steps = 0
@@ -476,7 +479,7 @@ def _guarded_parse(source: str) -> list:
         return local
 
     def tracer(frame, event, arg):
-        if frame.f_code.co_filename.startswith(_BASHLEX_DIR):
+        if frame.f_code.co_filename.startswith(bashlex_dir):
             return local(frame, event, arg)
         return None
 
