@@ -245,6 +245,9 @@ class CodingTools(llm.Toolbox):
             except ToolError:
                 mode = os.stat(real).st_mode & 0o7777  # binary file being replaced
         data = files.encode_text(content, encoding, display)
+        if existed and real.read_bytes() == data:
+            self._remember(real)
+            return f"Unchanged: {display} already has exactly this content ({len(data)} bytes); nothing was written"
         files.atomic_write(real, data, mode)
         self._remember(real)
         verb = "Overwrote" if existed else "Created"

@@ -39,16 +39,19 @@ def test_real_model_reads_a_file_and_answers_with_its_fact(real_model, tmp_path)
         root = tmp_path / f"proj{attempt}"
         root.mkdir()
         (root / "notes.txt").write_text("Project facts:\nThe launch code word is PELICAN-7731.\n")
-        calls = []
+        calls, streamed = [], []
         agent = CodingAgent(model=real_model, root=str(root), approve=True, undo=False, sandbox="off",
-                            chain_limit=6, on_tool=lambda c, r: calls.append((c.name, r.output)))
+                            chain_limit=6, on_tool=lambda c, r: calls.append((c.name, r.output)),
+                            on_text=streamed.append)
         result = agent.run(
             "Read the file notes.txt with the read_file tool and tell me the launch code word."
         )
         read_it = any(name.endswith("read_file") and "PELICAN-7731" in out for name, out in calls)
-        if read_it and "PELICAN-7731" in result.text:
+        # The fact must come back from the model after the read (its answer, or what it wrote).
+        answered = "PELICAN-7731" in result.text or "PELICAN-7731" in "".join(streamed)
+        if read_it and answered:
             return
-        attempts.append((calls, result.text[:300]))
+        attempts.append(([name for name, _ in calls], result.stop_reason, result.text[:200]))
     pytest.fail(f"no attempt read the file and answered with its fact: {attempts}")
 
 

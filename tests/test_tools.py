@@ -427,3 +427,10 @@ def test_missing_file_suggests_same_name_elsewhere(tools, project):
     out = tools.edit_file("lib/app.py", "a - b", "a + b")
     assert "did you mean app.py?" in out
     assert "list_files" in tools.read_file("nothing_like_it.py")
+
+
+def test_identical_write_is_reported_unchanged(tools, project):
+    before = (project / "app.py").stat().st_mtime_ns
+    out = tools.write_file("app.py", "def add(a, b):\n    return a - b\n")
+    assert out.startswith("Unchanged: app.py already has exactly this content")
+    assert (project / "app.py").stat().st_mtime_ns == before
