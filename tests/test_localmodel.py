@@ -63,7 +63,7 @@ def test_exploration_larger_than_the_window_completes(real_model, tmp_path):
         (root / name).write_text("".join(lines))
     requests = []
     agent = CodingAgent(model=real_model, root=str(root), approve=True, undo=False, sandbox="off",
-                        chain_limit=4)
+                        chain_limit=4, options={"max_tokens": 400})
     assert agent.context.window == 16_384
     original = agent._consume
 
