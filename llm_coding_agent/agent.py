@@ -25,6 +25,8 @@ from llm.parts import ToolCallPart
 from .context import ContextBudget, context_window, mechanical_summary, truncate_results
 from .approval import CODING_TOOL_PREFIX, ApprovalDecision, ApprovalPolicy, call_signature
 from .errors import CodingAgentError
+from .logstore import log_response
+from .mentions import attach_mentioned_files
 from .paths import resolve_root
 from .prompts import system_prompt
 from .rules import CommandRules, Verdict
@@ -39,6 +41,7 @@ __all__ = [
     "ModelError",
     "AgentStateError",
     "Approver",
+    "RepeatTracker",
 ]
 
 #: ``approve=`` may be True, None (pause), or a callable ``(tool, tool_call) -> bool``.
@@ -47,10 +50,74 @@ Approver = Callable[[llm.Tool | None, llm.ToolCall], bool]
 #: Characters of one model answer before it is cut off (runaway generation).
 MAX_RESPONSE_CHARS = 60_000
 
-#: Identical failing calls in one run before the model is told to change approach...
+#: Identical calls in one run, with nothing changed in between, before the model is told to
+#: change approach...
 REPEAT_WARN = 2
-#: ...and before the run is stopped.
+#: ...and before the run is stopped (failed tasks cost several times the tokens of solved ones,
+#: so a model that is going round in circles is stopped early).
 REPEAT_STOP = 4
+
+_FILE_CHANGING_TOOLS = ("write_file", "edit_file")
+
+#: What a headless run sends once when the model answers with code instead of applying it.
+UNAPPLIED_CODE_NUDGE = (
+    "[Note from the system: your answer shows code, but no file in the project was changed. "
+    "Nobody will copy it over for you. If the request needs a change, make it now with the "
+    "tools (read_file, then edit_file or write_file) and verify it; if no change is needed, "
+    "say so in one sentence.]"
+)
+#: A fenced code block of at least two lines.
+_CODE_BLOCK = re.compile(r"```[^\n`]*\n(?:[^\n]*\n){2,}?\s*```")
+
+
+def _changed_a_file(call: llm.ToolCall, result: llm.ToolResult) -> bool:
+    return (
+        _short_name(call.name) in _FILE_CHANGING_TOOLS
+        and not result.exception
+        and not result.output.startswith(("Error:", "Cancelled", "Unchanged"))
+    )
+
+
+class RepeatTracker:
+    """Spots a model going round in circles within one run.
+
+    A call counts as a repeat when the same tool was called with the same arguments and got the
+    same outcome (the same error, or byte-identical output) with no file written or edited in
+    between. Editing a file and re-running the tests is progress, not a loop, so every successful
+    file change starts the count afresh.
+    """
+
+    def __init__(self) -> None:
+        self.counts: dict[tuple, int] = {}
+        self.changes = 0
+        #: "repeated_failures" or "repeated_calls" once a call reached ``REPEAT_STOP``.
+        self.stop_reason: str | None = None
+
+    def observe(self, call: llm.ToolCall, result: llm.ToolResult) -> str | None:
+        """Record one executed call; returns a note to append to its result, if any."""
+        arguments = call.arguments if isinstance(call.arguments, dict) else {}
+        failed = result.output.startswith("Error:")
+        key = (call_signature(call.name, arguments), self.changes)
+        if not failed:
+            key += (hash(result.output),)
+        count = self.counts[key] = self.counts.get(key, 0) + 1
+        if _changed_a_file(call, result):
+            self.changes += 1
+        if count >= REPEAT_STOP and self.stop_reason is None:
+            self.stop_reason = "repeated_failures" if failed else "repeated_calls"
+        if count < REPEAT_WARN:
+            return None
+        if failed:
+            return (
+                f"\n[This identical call has failed {count} times. Do not repeat "
+                "it: read the error, check your assumptions (read the file, list the "
+                "directory), and try a different approach.]"
+            )
+        return (
+            f"\n[You have made this identical call {count} times and got exactly the same result; "
+            "nothing changed in between. Repeating it will not help: act on what it shows "
+            "(change the code), try something else, or give your final answer.]"
+        )
 
 
 class ModelError(CodingAgentError):
@@ -94,7 +161,9 @@ class AgentResult:
     hit_limit: bool = False
     #: Ctrl-C interrupted the run; the history was closed consistently.
     interrupted: bool = False
-    #: Why the run ended: "done", "paused", "limit", "interrupted" or "repeated_failures".
+    #: Why the run ended: "done", "paused", "limit", "interrupted", "repeated_failures" (the same
+    #: failing call again and again), "repeated_calls" (the same call with the same result),
+    #: "max_turns" or "max_tokens".
     stop_reason: str = "done"
     #: Tokens used by this run.
     usage: TokenUsage = field(default_factory=TokenUsage)
@@ -139,6 +208,8 @@ class CodingAgent:
         context_window: int | None = None,
         max_tokens: int | None = None,
         max_turns: int | None = None,
+        attach_files: bool = True,
+        nudge_unapplied: bool = False,
     ):
         self.root = resolve_root(root)
         self.model = _get_model(model if model is not None else getattr(conversation, "model", None))
@@ -152,6 +223,11 @@ class CodingAgent:
         self.on_notice = on_notice
         self.db = db
         self.text_tool_calls = text_tool_calls
+        #: Send the files a request names along with it (see :mod:`llm_coding_agent.mentions`).
+        self.attach_files = attach_files
+        #: When a run ends with code in the answer but no file changed, ask the model once to
+        #: apply it (for headless runs, where nobody can say "now apply that").
+        self.nudge_unapplied = nudge_unapplied
         self.allow_unsandboxed = allow_unsandboxed
         self.coding_tools = CodingTools(
             str(self.root), sandbox=sandbox, network=network, env_allow=list(env_allow)
@@ -186,6 +262,7 @@ class CodingAgent:
         self._unsent_results: list[llm.ToolResult] = []
         self._notes: list[str] = []
         self._sandbox_asked = False
+        self._log_store = None
 
     # -- construction from the logs ---------------------------------------------------------------
 
@@ -254,6 +331,8 @@ class CodingAgent:
         if not isinstance(prompt, str) or not prompt.strip():
             raise AgentStateError("prompt must be a non-empty string")
         self._snapshot(prompt)
+        if self.attach_files:
+            prompt = self._attach_mentioned(prompt) + prompt
         if self._notes:
             prompt = "\n".join(self._notes) + "\n\n" + prompt
             self._notes = []
@@ -299,13 +378,19 @@ class CodingAgent:
 
     def _drive(self, response: llm.Response, result: AgentResult) -> AgentResult:
         rounds = 0
-        failures: dict[str, int] = {}
+        repeats = RepeatTracker()
+        nudged = False
         while True:
             self._consume(response, result)
             if result.interrupted:
                 result.stop_reason = "interrupted"
                 return result
             calls = response.tool_calls()
+            if not calls and self._unapplied_code(result, nudged):
+                nudged = True
+                self._notice("the answer shows code but no file was changed; asking the model to apply it")
+                response = self._prompt(UNAPPLIED_CODE_NUDGE)
+                continue
             if not calls:
                 result.stop_reason = "done"
                 return result
@@ -317,11 +402,11 @@ class CodingAgent:
                     result.pending_tool_calls = list(calls)
                     result.stop_reason = "paused"
                     return result
-            results = self._execute_all(calls, result, failures=failures)
+            results = self._execute_all(calls, result, repeats=repeats)
             if self._stopped_mid_batch(result, results):
                 return result
             rounds += 1
-            stop = self._stop_reason(rounds, failures, result)
+            stop = self._stop_reason(rounds, repeats, result)
             if stop:
                 # Results are sent with the next prompt, so the history never holds a call
                 # without its result.
@@ -331,11 +416,22 @@ class CodingAgent:
                 return result
             response = self._prompt(tool_results=results)
 
-    def _stop_reason(self, rounds: int, failures: dict[str, int], result: AgentResult) -> str | None:
+    def _unapplied_code(self, result: AgentResult, nudged: bool) -> bool:
+        """The run is ending with code in the answer although no file was changed."""
+        if not self.nudge_unapplied or nudged or result.interrupted:
+            return False
+        if any(_changed_a_file(call, tool_result) for call, tool_result in result.tool_calls):
+            return False
+        return bool(_CODE_BLOCK.search(result.text))
+
+    def _stop_reason(self, rounds: int, repeats: RepeatTracker, result: AgentResult) -> str | None:
         """Why the loop must stop before the next model call, if it must."""
-        if any(n >= REPEAT_STOP for n in failures.values()):
+        if repeats.stop_reason == "repeated_failures":
             self._notice("stopped: the model repeated the same failing call")
-            return "repeated_failures"
+            return repeats.stop_reason
+        if repeats.stop_reason == "repeated_calls":
+            self._notice("stopped: the model repeated the same call with the same result")
+            return repeats.stop_reason
         if rounds >= self.chain_limit:
             return "limit"
         if self.max_turns and result.model_calls >= self.max_turns:
@@ -475,6 +571,46 @@ class CodingAgent:
         """Tool calls the model wrote as text (see :mod:`llm_coding_agent.textcalls`)."""
         return parse_text_tool_calls(text, self._resolve_tool_name)
 
+    def _attach_mentioned(self, prompt: str) -> str:
+        """The numbered contents of the project files ``prompt`` names ("" when none)."""
+        read_tool = f"{CODING_TOOL_PREFIX}read_file"
+        if self._tool(read_tool) is None:
+            return ""
+        tools = self.coding_tools
+
+        def regular_file(path: str) -> os.stat_result | None:
+            try:
+                real, _ = tools._resolve(path)
+                st = real.stat()
+            except (CodingAgentError, OSError, ValueError):
+                return None
+            return st if real.is_file() else None
+
+        def size_of(path: str) -> int | None:
+            st = regular_file(path)
+            return st.st_size if st else None
+
+        def already_seen(path: str) -> bool:
+            st = regular_file(path)
+            return st is not None and tools._seen.get(tools._resolve(path)[0]) == (
+                st.st_mtime_ns,
+                st.st_size,
+            )
+
+        attached = attach_mentioned_files(
+            prompt,
+            read=lambda path, offset, limit: tools.read_file(path, offset, limit),
+            size_of=size_of,
+            already_seen=already_seen,
+            # About a quarter of the window (4 characters per token).
+            max_chars=min(60_000, self.context.window),
+        )
+        if attached.files:
+            self._notice("attached " + ", ".join(attached.files) + " (named in the request)")
+        if attached.skipped:
+            self._notice("not attached (too large): " + ", ".join(attached.skipped))
+        return attached.text
+
     # -- tool execution ---------------------------------------------------------------------------
 
     def decide(self, call: llm.ToolCall) -> ApprovalDecision:
@@ -500,7 +636,7 @@ class CodingAgent:
         calls: list[llm.ToolCall],
         result: AgentResult,
         preapproved: set[str] | None = None,
-        failures: dict[str, int] | None = None,
+        repeats: RepeatTracker | None = None,
     ) -> list[llm.ToolResult]:
         results: list[llm.ToolResult] = []
         for index, call in enumerate(calls):
@@ -522,15 +658,9 @@ class CodingAgent:
                         )
                     )
                 return results
-            if failures is not None and tool_result.output.startswith("Error:"):
-                sig = call_signature(call.name, call.arguments if isinstance(call.arguments, dict) else {})
-                failures[sig] = failures.get(sig, 0) + 1
-                if failures[sig] >= REPEAT_WARN:
-                    tool_result.output += (
-                        f"\n[This identical call has failed {failures[sig]} times. Do not repeat "
-                        "it: read the error, check your assumptions (read the file, list the "
-                        "directory), and try a different approach.]"
-                    )
+            note = repeats.observe(call, tool_result) if repeats is not None else None
+            if note:
+                tool_result.output += note
             results.append(tool_result)
             result.tool_calls.append((call, tool_result))
             if self.on_tool:
@@ -664,7 +794,7 @@ class CodingAgent:
 
     def _log(self, response: llm.Response) -> None:
         if self.db is not None:
-            response.log_to_db(self.db)
+            self._log_store = log_response(response, self.db, self._log_store)
 
     def _notice(self, message: str) -> None:
         if self.on_notice:

@@ -46,7 +46,7 @@ class SessionError(CodingAgentError):
 
 
 def _exit_status(result: AgentResult) -> int:
-    return EXIT_LIMIT if result.stop_reason in ("limit", "repeated_failures", "max_turns", "max_tokens") else EXIT_OK
+    return EXIT_LIMIT if result.stop_reason in ("limit", "repeated_failures", "repeated_calls", "max_turns", "max_tokens") else EXIT_OK
 
 
 class Session:
@@ -134,6 +134,8 @@ class Session:
             max_tokens=o.max_tokens,
             max_turns=o.max_turns,
             context_window=o.context_window,
+            # Headless runs have nobody to say "now apply that": nudge once instead.
+            nudge_unapplied=self.headless,
         )
 
     def _make_agent(self, fresh: bool = False) -> CodingAgent:
@@ -285,6 +287,7 @@ class Session:
         return {
             "limit": f"Stopped after {self.opts.chain_limit} tool rounds (--chain-limit); say 'continue' to go on.",
             "repeated_failures": "Stopped: the model kept repeating a failing call.",
+            "repeated_calls": "Stopped: the model kept repeating the same call with the same result.",
             "interrupted": "Interrupted.",
             "max_turns": f"Stopped: --max-turns {self.opts.max_turns} reached.",
             "max_tokens": f"Stopped: --max-tokens {self.opts.max_tokens} reached.",

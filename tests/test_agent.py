@@ -324,6 +324,44 @@ def test_repeated_failing_call_is_noticed_then_stopped(model, project):
     assert len(outputs) == 4  # stopped well before the chain limit
 
 
+def test_identical_successful_calls_are_noticed_then_stopped(model, project):
+    run = tool("execute_command", command="echo same")
+    model.script(*[Step(tool_calls=[run]) for _ in range(6)], "never reached")
+    agent = make_agent(model, project, chain_limit=20, approve=True)
+    result = agent.run("loop")
+    outputs = [r.output for _, r in result.tool_calls]
+    assert "identical call" not in outputs[0]
+    assert "made this identical call 2 times" in outputs[1]
+    assert result.stop_reason == "repeated_calls"
+    assert len(outputs) == 4
+
+
+def test_rerunning_after_an_edit_is_progress_not_a_loop(model, project):
+    (project / "n.txt").write_text("0\n")
+    check = tool("execute_command", command="echo check")
+    steps = []
+    for i in range(5):
+        steps += [Step(tool_calls=[check]),
+                  Step(tool_calls=[tool("write_file", path="n.txt", content=f"{i + 1}\n")])]
+    model.script(*steps, "done")
+    agent = make_agent(model, project, chain_limit=30, approve=True)
+    result = agent.run("work")
+    assert result.stop_reason == "done"
+    assert not any("identical call" in r.output for _, r in result.tool_calls)
+    assert (project / "n.txt").read_text() == "5\n"
+
+
+def test_same_call_with_a_different_result_is_not_a_repeat(model, project):
+    counter = project / "c.txt"
+    counter.write_text("")
+    bump = tool("execute_command", command="echo x >> c.txt && wc -l < c.txt")
+    model.script(*[Step(tool_calls=[bump]) for _ in range(5)], "done")
+    agent = make_agent(model, project, chain_limit=30, approve=True)
+    result = agent.run("count")
+    assert result.stop_reason == "done"
+    assert counter.read_text().count("x") == 5
+
+
 def test_keyboard_interrupt_during_streaming_keeps_history_consistent(model, project):
     model.script(Step(text="partial answer", raise_exc=KeyboardInterrupt()), "second answer")
     agent = make_agent(model, project)
@@ -543,3 +581,152 @@ def test_doomed_calls_do_not_pause(model, project):
     model.script(Step(tool_calls=[tool("edit_file", path="nope.py", old_string="a", new_string="b")]), "ok")
     result = make_agent(model, project).run("edit")
     assert not result.paused and "does not exist" in result.tool_calls[0][1].output
+
+
+# -- files named in the request; code answered but not applied -----------------------------------
+
+
+def test_named_files_are_attached_numbered_and_count_as_read(model, project):
+    (project / "prices.py").write_text("def apply(p):\n    return p * 2\n")
+    (project / "notes.md").write_text("a note\n")
+    model.script(
+        Step(tool_calls=[tool("edit_file", path="prices.py", old_string="p * 2", new_string="p * 3")]),
+        "done",
+    )
+    notices = []
+    agent = make_agent(model, project, approve=True, on_notice=notices.append)
+    agent.run("fix apply in prices.py (see @notes.md, not missing.py or https://x.io/a.py)")
+    sent = model.prompts[0].prompt
+    assert '<file path="prices.py">\n     1\tdef apply(p):\n     2\t    return p * 2\n</file>' in sent
+    assert '<file path="notes.md">' in sent
+    assert "missing.py" not in sent.split("fix apply")[0]
+    assert sent.rstrip().endswith("https://x.io/a.py)")  # the request itself comes last, unchanged
+    assert any("attached prices.py, notes.md" in n for n in notices)
+    assert (project / "prices.py").read_text() == "def apply(p):\n    return p * 3\n"
+
+
+def test_attachment_is_not_repeated_for_an_unchanged_file_and_respects_confinement(model, project, tmp_path):
+    (project / "a.py").write_text("x = 1\n")
+    outside = tmp_path / "secret.txt"
+    outside.write_text("TOP SECRET\n")
+    (project / "link.txt").symlink_to(outside)
+    model.script("one", "two", "three")
+    agent = make_agent(model, project)
+    agent.run(f"look at a.py and {outside} and link.txt and ../secret.txt")
+    assert '<file path="a.py">' in model.prompts[0].prompt
+    assert "TOP SECRET" not in model.prompts[0].prompt
+    agent.run("and a.py again")
+    assert "<file" not in model.prompts[1].prompt
+    (project / "a.py").write_text("x = 2\n")
+    agent.run("a.py changed")
+    assert "x = 2" in model.prompts[2].prompt
+
+
+def test_attachments_can_be_turned_off_and_respect_the_budget(model, project):
+    (project / "big.txt").write_text("line\n" * 5000)
+    (project / "small.txt").write_text("tiny\n")
+    model.script("ok", "ok")
+    agent = make_agent(model, project, context_window=4096)
+    agent.run("big.txt and small.txt")
+    sent = model.prompts[0].prompt
+    assert '<file path="small.txt">' in sent and '<file path="big.txt">' not in sent
+    off = make_agent(model, project, attach_files=False)
+    off.run("small.txt")
+    assert "<file" not in model.prompts[1].prompt
+
+
+def test_headless_nudge_when_code_is_shown_but_nothing_changed(model, project):
+    (project / "m.py").write_text("x = 1\n")
+    model.script(
+        "Change it like this:\n```python\nx = 2\nprint(x)\n```",
+        Step(tool_calls=[tool("write_file", path="m.py", content="x = 2\n")]),
+        "Applied.",
+    )
+    agent = make_agent(model, project, approve=True, nudge_unapplied=True)
+    result = agent.run("set x to 2")
+    assert (project / "m.py").read_text() == "x = 2\n"
+    assert "no file in the project was changed" in model.prompts[1].prompt
+    assert result.text == "Applied." and result.stop_reason == "done"
+
+
+def test_nudge_is_sent_at_most_once_and_not_after_a_change_or_when_off(model, project):
+    code = "```python\na = 1\nb = 2\n```"
+    model.script(code, code)
+    agent = make_agent(model, project, nudge_unapplied=True)
+    result = agent.run("show me")
+    assert result.model_calls == 2 and result.stop_reason == "done"
+    model.script(Step(tool_calls=[tool("write_file", path="n.py", content="a = 1\n")]), code)
+    agent = make_agent(model, project, nudge_unapplied=True, approve=True)
+    assert agent.run("write it").model_calls == 2
+    model.script(code)
+    assert make_agent(model, project).run("show me").model_calls == 1
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("fix prices.py please.", ["prices.py"]),
+        ('File "wordfreq.py", line 8', ["wordfreq.py"]),
+        ("see @src/app and @docs/guide.md", ["src/app", "docs/guide.md"]),
+        ("`python report.py stock.txt`", ["report.py", "stock.txt"]),
+        ("./b/c.txt and b/c.txt", ["b/c.txt"]),
+        ("https://example.com/a.py or ftp://x/y.txt", []),
+        ("nothing to see here", []),
+    ],
+)
+def test_mentioned_paths(text, expected):
+    from llm_coding_agent.mentions import mentioned_paths
+
+    assert mentioned_paths(text) == expected
+
+
+# -- logging in time independent of the history's length -----------------------------------------
+
+
+def _logged_rows(db):
+    return (
+        sorted(db.execute("select hash, parent_hash, role from messages").fetchall()),
+        sorted(db.execute("select * from parts").fetchall(), key=repr),
+        db.execute("select parent_message_hash, tip_message_hash from turns order by rowid").fetchall(),
+    )
+
+
+def test_incremental_logging_writes_what_llm_itself_writes(model, project, tmp_path):
+    (project / "big.txt").write_text("".join(f"line {i} of a long file\n" for i in range(400)))
+    ours_db = sqlite_utils.Database(tmp_path / "ours.db")
+    llm_db = sqlite_utils.Database(tmp_path / "llm.db")
+    steps = [Step(tool_calls=[tool("read_file", path="big.txt", offset=i)]) for i in range(12)]
+    model.script(*steps, "read it all", "second turn")
+    agent = make_agent(model, project, db=ours_db, context_window=4096)
+    logged_by_agent = agent._log
+
+    def log_both(response):
+        logged_by_agent(response)
+        response.log_to_db(llm_db)
+
+    agent._log = log_both
+    agent.run("read big.txt page by page")
+    agent.compact()
+    agent.run("and now?")
+    assert len(agent.context.compactions) >= 2  # automatic ones, and the forced one
+    assert _logged_rows(ours_db) == _logged_rows(llm_db)
+    again = CodingAgent.load(agent.conversation_id, db=ours_db, model=model, undo=False, sandbox="off")
+    assert [m.role for m in again.history()] == [m.role for m in agent.history()]
+
+
+def test_incremental_logging_hashes_a_constant_number_of_messages_per_round(model, project, tmp_path, monkeypatch):
+    import llm.logs
+
+    hashed = []
+    real_hash = llm.logs.message_hash
+    monkeypatch.setattr(llm.logs, "message_hash", lambda m, p: hashed.append(1) or real_hash(m, p))
+    (project / "a.txt").write_text("a\n")
+    rounds = 40
+    model.script(*[Step(tool_calls=[tool("read_file", path="a.txt", limit=i + 1)]) for i in range(rounds)], "done")
+    db = sqlite_utils.Database(tmp_path / "logs.db")
+    agent = make_agent(model, project, db=db, chain_limit=100, context_window=10_000_000)
+    agent._log_store = None
+    agent.run("read a.txt many times")
+    # llm's own path hashes the whole history every round: ~rounds²; ours a few per round.
+    assert len(hashed) <= 5 * (rounds + 1)
+    assert db["turns"].count == rounds + 1

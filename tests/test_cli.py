@@ -53,6 +53,27 @@ def test_print_mode_yolo_edits(model, project):
     assert "a + b" in (project / "app.py").read_text()
 
 
+def test_print_mode_attaches_named_files_and_nudges_unapplied_code(model, project):
+    model.script(
+        "Use this:\n```python\ndef add(a, b):\n    return a + b\n```",
+        Step(tool_calls=[tool("edit_file", path="app.py", old_string="a - b", new_string="a + b")]),
+        "fixed",
+    )
+    result = run(base(project, "-p", "fix add in app.py", "--yolo"))
+    assert result.exit_code == 0, result.output
+    assert '<file path="app.py">' in model.prompts[0].prompt
+    assert "no file in the project was changed" in model.prompts[1].prompt
+    assert "a + b" in (project / "app.py").read_text()
+    assert "attached app.py" in result.stderr
+
+
+def test_interactive_session_does_not_nudge(model, project):
+    model.script("```python\nx = 1\ny = 2\n```")
+    result = run(base(project), input="show an example\n")
+    assert result.exit_code == 0, result.output
+    assert len(model.prompts) == 1
+
+
 def test_print_mode_allow_rule(model, project):
     model.script(Step(tool_calls=[tool("execute_command", command="echo ran-it")]), "ok")
     result = run(base(project, "-p", "run", "--allow", "echo*"))

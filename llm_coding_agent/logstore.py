@@ -1,0 +1,73 @@
+"""Logging each response to llm's database in time independent of the conversation's length.
+
+llm's ``response.log_to_db(db)`` stores the whole input chain on every call: it hashes every
+message of the history and looks each hash up in SQLite, so a session of n tool rounds costs
+O(n²) in logging alone (measured in ``bench/loop.py``). The agent logs after every response, so
+it uses :class:`IncrementalLogStore`: llm's own ``LogStore`` (same tables, same hashes, same rows)
+that remembers which message objects it stored at which point of the chain and skips them the
+next time. A new or changed message (compaction builds new ones) is hashed and stored as usual.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = ["IncrementalLogStore", "log_response"]
+
+try:
+    from llm.logs import LogStore
+except ImportError:  # pragma: no cover - an llm without the content-addressed store
+    LogStore = None  # type: ignore[assignment,misc]
+
+_SUPPORTED = LogStore is not None and hasattr(LogStore, "_ensure_message") and hasattr(LogStore, "log")
+
+
+if _SUPPORTED:
+
+    class IncrementalLogStore(LogStore):  # type: ignore[misc,valid-type]
+        """``llm.logs.LogStore`` that skips messages it stored during the previous ``log()``.
+
+        Messages are recognised by identity (the same object, reached from the same parent hash):
+        llm builds each request from the previous request's message objects, and neither llm nor
+        this package changes a message once it was sent. Only the last logged chain is
+        remembered, so memory stays bounded when compaction replaces the history.
+        """
+
+        def __init__(self, db: Any):
+            super().__init__(db)
+            self._known: dict[tuple[int, str | None], tuple[Any, str]] = {}
+            self._current: dict[tuple[int, str | None], tuple[Any, str]] = {}
+
+        def log(self, response: Any, thread_id: str | None = None) -> str:
+            self._current = {}
+            ok = False
+            try:
+                turn = super().log(response, thread_id)
+                ok = True
+                return turn
+            finally:
+                # After a failed (rolled back) write nothing is known to be stored.
+                self._known = self._current if ok else {}
+                self._current = {}
+
+        def _ensure_message(self, message: Any, parent_hash: str | None, fragment_map: dict) -> str:
+            key = (id(message), parent_hash)
+            hit = self._known.get(key)
+            if hit is None or hit[0] is not message:
+                hit = (message, super()._ensure_message(message, parent_hash, fragment_map))
+            self._current[key] = hit
+            return hit[1]
+
+else:  # pragma: no cover
+    IncrementalLogStore = None  # type: ignore[assignment,misc]
+
+
+def log_response(response: Any, db: Any, store: Any = None) -> Any:
+    """Log ``response`` to ``db``; returns the store to pass next time (None: llm's own path)."""
+    if IncrementalLogStore is None:
+        response.log_to_db(db)
+        return None
+    if store is None or store.db is not db:
+        store = IncrementalLogStore(db)
+    store.log(response)
+    return store

@@ -1,0 +1,93 @@
+"""Files a request names, attached to it so the model starts from their real content.
+
+Users write "fix apply_discount in prices.py" or, Claude Code style, "look at @src/app.py". Strong
+models read such a file first; weak ones often guess its content and then fail to edit it. So the
+agent reads the named files itself (through ``CodingTools.read_file``: the same confinement, the
+same numbered format, and the stale-edit guard learns the file was seen) and sends them along.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Callable
+
+__all__ = ["mentioned_paths", "Attachments", "attach_mentioned_files"]
+
+#: Files attached to one request at most.
+MAX_FILES = 5
+#: Lines of one file attached at most (the rest can be read with read_file).
+MAX_LINES = 400
+
+_SEPARATORS = re.compile(r"[\s`'\"()\[\]{}<>,;|=]+")
+_HAS_EXTENSION = re.compile(r"[^/]\.[A-Za-z0-9_]{1,10}$")
+
+
+def mentioned_paths(text: str) -> list[str]:
+    """Path-like words in ``text``, in order, without duplicates: ``@anything`` (an explicit
+    mention) or a word with a file extension (``prices.py``, ``src/app.ts``). URLs are skipped.
+    Whether each names a real file is for the caller to check."""
+    found: list[str] = []
+    for word in _SEPARATORS.split(text):
+        if not word or "://" in word:
+            continue
+        explicit = word.startswith("@")
+        word = word.lstrip("@").rstrip(".:!?")
+        if word.startswith("./"):
+            word = word[2:]
+        if not word or word in found:
+            continue
+        if explicit or _HAS_EXTENSION.search(word):
+            found.append(word)
+    return found
+
+
+@dataclass
+class Attachments:
+    """What :func:`attach_mentioned_files` attached (``files``) and left out (``skipped``)."""
+
+    text: str = ""
+    files: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+
+
+def attach_mentioned_files(
+    prompt: str,
+    read: Callable[[str, int, int], str],
+    size_of: Callable[[str], int | None],
+    already_seen: Callable[[str], bool],
+    max_chars: int,
+) -> Attachments:
+    """Numbered contents of the existing files ``prompt`` names.
+
+    ``read(path, offset, limit)`` is ``CodingTools.read_file``; ``size_of`` gives the size of a
+    regular file inside the project (None for anything else); ``already_seen`` says whether the
+    model already has that file's current content (then it is not sent twice). ``max_chars``
+    bounds all files together; a file that does not fit is named in ``skipped`` and not read
+    (the model can read it itself).
+    """
+    result = Attachments()
+    blocks: list[str] = []
+    used = 0
+    for path in mentioned_paths(prompt):
+        if len(result.files) >= MAX_FILES:
+            break
+        size = size_of(path)
+        if size is None or already_seen(path):
+            continue
+        if used + min(size, MAX_LINES * 120) > max_chars:
+            result.skipped.append(path)
+            continue
+        content = read(path, 0, MAX_LINES)
+        if content.startswith("Error:"):
+            continue  # binary, unreadable, refused: the model gets the error if it asks itself
+        block = f'<file path="{path}">\n{content.rstrip()}\n</file>'
+        used += len(block)
+        blocks.append(block)
+        result.files.append(path)
+    if blocks:
+        result.text = (
+            "[The files named in the request below, as they are now (numbered like read_file; "
+            "no need to read them again):]\n" + "\n".join(blocks) + "\n\n"
+        )
+    return result
