@@ -49,6 +49,7 @@ import argparse
 import json
 import os
 import platform
+import shlex
 import shutil
 import subprocess
 import sys
@@ -133,15 +134,20 @@ def cell(r):
 def totals_for(records, harness):
     rs = [r for r in records if r["harness"] == harness]
     ran = [r for r in rs if r["status"] != "unavailable"]
+    solved = sum(r["solved"] for r in rs)
+    input_tokens = sum(r.get("input_tokens") or 0 for r in ran)
     return {
         "tasks": len(rs),
-        "solved": sum(r["solved"] for r in rs),
+        "solved": solved,
         "seconds": round(sum(r["seconds"] for r in ran), 1),
         "model_calls": sum(r.get("model_calls") or 0 for r in ran),
-        "input_tokens": sum(r.get("input_tokens") or 0 for r in ran),
+        "input_tokens": input_tokens,
         "output_tokens": sum(r.get("output_tokens") or 0 for r in ran),
         "tool_errors": sum(r.get("tool_errors") or 0 for r in ran),
         "timeouts": sum(r["status"] == "timeout" for r in ran),
+        # What a solved task costs, failed attempts included: all input tokens sent / solved.
+        "input_tokens_per_solved": round(input_tokens / solved) if solved else None,
+        "compactions": sum((r.get("reported") or {}).get("compactions") or 0 for r in ran),
     }
 
 
@@ -168,7 +174,8 @@ def print_table(records, harnesses, tasks, availability):
         log(f"  {h:<10} solved {tot['solved']}/{tot['tasks']}  time {tot['seconds']:.0f}s  "
             f"tokens {fmt_tokens(tot['input_tokens'])} in + {fmt_tokens(tot['output_tokens'])} out  "
             f"model calls {tot['model_calls']}  tool errors {tot['tool_errors']}  "
-            f"timeouts {tot['timeouts']}")
+            f"timeouts {tot['timeouts']}  input tokens per solved task "
+            f"{fmt_tokens(tot['input_tokens_per_solved'])}  compactions {tot['compactions']}")
 
 
 # ---------------------------------------------------------------- main
@@ -191,6 +198,9 @@ def parse_args(argv):
                     help="mini-swe-agent action format: fenced bash blocks in text (default; what "
                          "the local model's native template produces) or native tool calls")
     ap.add_argument("--ours-python", help="interpreter for `llm code` (default: this one)")
+    ap.add_argument("--ours-args", default="",
+                    help="extra `llm code` flags for ours, e.g. \"--context-window 1000000\" "
+                         "(compaction never triggers)")
     ap.add_argument("--out", type=Path, default=BENCH_DIR / "results",
                     help="results directory (default: bench/results/)")
     ap.add_argument("--min-solved", type=int, default=0,
@@ -245,7 +255,7 @@ def main(argv=None):
 
         harnesses, availability = {}, {}
         for name in args.harnesses:
-            h = get_harness(name, ours_python=args.ours_python)
+            h = get_harness(name, ours_python=args.ours_python, ours_args=shlex.split(args.ours_args))
             try:
                 t0 = time.monotonic()
                 h.setup(ctx)

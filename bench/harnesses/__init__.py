@@ -5,7 +5,7 @@
 def get_harness(name: str, **kwargs):
     if name == "ours":
         from .ours import OursHarness
-        return OursHarness(python=kwargs.get("ours_python"))
+        return OursHarness(python=kwargs.get("ours_python"), extra_args=kwargs.get("ours_args"))
     if name == "published":
         from .published import PublishedHarness
         return PublishedHarness()

@@ -15,8 +15,13 @@ class OursHarness(Harness):
     name = "ours"
     description = "llm code -p TASK --yolo --json (this checkout)"
 
-    def __init__(self, python: str | None = None):
+    def __init__(self, python: str | None = None, extra_args: list[str] | None = None):
         self.python = python or sys.executable
+        # Extra `llm code` flags for a variant run, e.g. ["--context-window", "1000000"]
+        # (compaction never triggers) against the default (compaction at the model's window).
+        self.extra_args = list(extra_args or [])
+        if self.extra_args:
+            self.description += " " + " ".join(self.extra_args)
 
     def _env(self, user_dir: Path):
         return base_env(LLM_USER_PATH=user_dir, PYTHONPATH=REPO_ROOT)
@@ -42,12 +47,23 @@ class OursHarness(Harness):
     def run(self, prompt, workdir, time_limit, ctx, log_dir):
         user_dir = llm_user_dir(ctx, log_dir / "llm-user")
         cmd = [self.python, "-P", str(LAUNCHER), "code", "-p", prompt, "--yolo", "--json",
-               "-d", str(workdir), "-m", ctx.model, *self.extra_flags]
+               "-d", str(workdir), "-m", ctx.model, *self.extra_flags, *self.extra_args]
         stdout = log_dir / "events.jsonl"
         rc, timed_out, _ = run_process(cmd, cwd=workdir, env=self._env(user_dir),
                                        timeout=time_limit, stdout_path=stdout,
                                        stderr_path=log_dir / "stderr.txt")
-        return parse_events(stdout, rc, timed_out, log_dir / "stderr.txt")
+        run = parse_events(stdout, rc, timed_out, log_dir / "stderr.txt")
+        run.extra["compactions"] = count_compactions(log_dir / "stderr.txt")
+        return run
+
+
+def count_compactions(stderr_path: Path) -> int:
+    """Automatic compactions in a run (the CLI reports each on stderr)."""
+    try:
+        text = Path(stderr_path).read_text(errors="replace")
+    except OSError:
+        return 0
+    return text.count("compacted context:")
 
 
 def parse_events(path: Path, rc, timed_out, stderr_path: Path) -> AgentRun:
