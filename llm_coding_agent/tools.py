@@ -8,6 +8,7 @@ model can act on, never as an exception.
 from __future__ import annotations
 
 import functools
+import json
 import os
 from pathlib import Path
 from typing import Callable
@@ -98,6 +99,7 @@ class CodingTools(llm.Toolbox):
         self._unsandboxed_ok = sandbox == "off"
         # (mtime_ns, size) of each file when this toolbox last read or wrote it: stale-edit guard.
         self._seen: dict[Path, tuple[int, int]] = {}
+        self._last_plan: tuple[tuple, tuple[str, str | None]] | None = None
 
     # -- helpers (underscored: llm only turns public methods into tools) -------------------------
 
@@ -175,8 +177,34 @@ class CodingTools(llm.Toolbox):
         """(preview, error) for a mutating call, computed without touching anything.
 
         The preview is the unified diff an edit or write would make, or the command; ``error`` is
-        the ``Error:`` text when the call is bound to fail (nothing to approve then).
+        the ``Error:`` text when the call is bound to fail (nothing to approve then). The approval
+        policy, the loop and the approval prompt all ask for the same call's plan; it is computed
+        once while the file stays as it was.
         """
+        key = self._plan_key(name, arguments)
+        if key is not None and self._last_plan is not None and self._last_plan[0] == key:
+            return self._last_plan[1]
+        plan = self._compute_plan(name, arguments)
+        self._last_plan = (key, plan) if key is not None else None
+        return plan
+
+    def _plan_key(self, name: str, arguments: dict) -> tuple | None:
+        """What a file change's plan depends on: the call and the target file's identity."""
+        if name not in ("write_file", "edit_file") or not isinstance(arguments, dict):
+            return None
+        try:
+            real, _ = self._resolve(arguments.get("path"), for_write=True)
+            call = json.dumps(arguments, sort_keys=True)
+        except (ToolError, TypeError, ValueError):
+            return None
+        try:
+            st = os.stat(real)
+            state = (st.st_ino, st.st_mtime_ns, st.st_size, st.st_mode)
+        except OSError:
+            state = None
+        return name, call, str(real), state
+
+    def _compute_plan(self, name: str, arguments: dict) -> tuple[str, str | None]:
         try:
             if name == "write_file":
                 real, display = self._resolve(arguments.get("path"), for_write=True)

@@ -730,3 +730,29 @@ def test_incremental_logging_hashes_a_constant_number_of_messages_per_round(mode
     # llm's own path hashes the whole history every round: ~rounds²; ours a few per round.
     assert len(hashed) <= 5 * (rounds + 1)
     assert db["turns"].count == rounds + 1
+
+
+def test_an_approved_edit_is_planned_once(model, project, monkeypatch):
+    from llm_coding_agent import files
+
+    planned = []
+    real_plan_edit = files.plan_edit
+    monkeypatch.setattr(files, "plan_edit", lambda *a, **k: planned.append(1) or real_plan_edit(*a, **k))
+    model.script(Step(tool_calls=[tool("edit_file", path="app.py", old_string="a - b", new_string="a + b")]), "ok")
+    agent = make_agent(model, project, approve=None)
+    assert agent.run("fix").paused
+    preview = agent.coding_tools._preview("edit_file", agent.pending_tool_calls[0].arguments)
+    assert "+    return a + b" in preview
+    agent.resume()
+    assert "a + b" in (project / "app.py").read_text()
+    assert len(planned) == 2  # one plan (pause check, preview, loop), one actual edit
+
+
+def test_a_plan_is_recomputed_when_the_file_changes(project):
+    from llm_coding_agent import CodingTools
+
+    tools = CodingTools(str(project), sandbox="off")
+    args = {"path": "app.py", "old_string": "a - b", "new_string": "a + b"}
+    assert tools._plan("edit_file", args)[1] is None
+    (project / "app.py").write_text("def add(a, b):\n    return a * b\n")
+    assert "not found" in tools._plan("edit_file", args)[1]
