@@ -103,6 +103,18 @@ def _probe(bwrap: str) -> str | None:
     return None
 
 
+#: Caches pointed into the private /tmp: $HOME is read-only in the sandbox, and without these
+#: `pip install`, `npm install`, `go build` or `uv` fail on their cache before doing any work.
+SANDBOX_CACHE_ENV = {
+    "XDG_CACHE_HOME": "/tmp/.cache",
+    "PIP_CACHE_DIR": "/tmp/.cache/pip",
+    "npm_config_cache": "/tmp/.cache/npm",
+    "YARN_CACHE_FOLDER": "/tmp/.cache/yarn",
+    "GOCACHE": "/tmp/.cache/go-build",
+    "UV_CACHE_DIR": "/tmp/.cache/uv",
+}
+
+
 def wrap_argv(
     argv: list[str],
     config: SandboxConfig,
@@ -112,7 +124,8 @@ def wrap_argv(
 ) -> list[str]:
     """``argv`` prefixed with a bubblewrap invocation enforcing the sandbox policy.
 
-    * ``/`` is bound read-only, with a fresh ``/dev`` and ``/proc`` and a private tmpfs ``/tmp``.
+    * ``/`` is bound read-only, with a fresh ``/dev`` and ``/proc`` and a private tmpfs ``/tmp``;
+      package-manager caches are pointed into it (:data:`SANDBOX_CACHE_ENV`).
     * ``config.root`` is bound read-write at its own path. It is bound after the ``/tmp`` tmpfs,
       otherwise a project living under ``/tmp`` would be hidden by the empty tmpfs.
     * Every namespace is unshared (so the network is gone, including ``127.0.0.1`` of the host)
@@ -141,6 +154,8 @@ def wrap_argv(
     ]
     if config.network:
         prefix.append("--share-net")
+    for name, value in SANDBOX_CACHE_ENV.items():
+        prefix += ["--setenv", name, value]
     prefix += [
         "--cap-drop", "ALL",
         "--die-with-parent",

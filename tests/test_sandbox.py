@@ -130,6 +130,16 @@ def test_can_write_inside_root(bwrap, root):
     assert (root / "sub" / "other.txt").read_text() == "more\n"
 
 
+def test_package_caches_are_writable_while_home_stays_read_only(bwrap, root):
+    out = sandboxed(
+        'mkdir -p "$XDG_CACHE_HOME/tool" "$PIP_CACHE_DIR" "$npm_config_cache" && echo cached; '
+        'python3 -m pip cache dir; touch "$HOME/.llm-code-sandbox-probe" 2>/dev/null || echo home-ro',
+        root,
+    )
+    assert out.exit_code == 0, out.text
+    assert "cached\n/tmp/.cache/pip\nhome-ro" in out.text
+
+
 def test_runs_in_subdirectory_of_root(bwrap, root):
     (root / "pkg").mkdir()
     out = sandboxed("pwd && touch here", root, cwd=root / "pkg")
