@@ -300,6 +300,10 @@ def plan_edit(text: str, old: str, new: str, replace_all: bool, display: str) ->
 
 
 _FUZZY_MAX_CHARS = 2_000_000
+#: Below this similarity a failed old_string is a guess rather than a near miss...
+_NEAR_MISS = 0.6
+#: ...and files up to this many lines are then shown whole in the error.
+_WHOLE_FILE_LINES = 150
 
 
 def no_match_message(text: str, old: str, display: str) -> str:
@@ -328,6 +332,15 @@ def no_match_message(text: str, old: str, display: str) -> str:
         )
     start, ratio = _closest_window(lines, old_lines)
     end = min(len(lines), start + n)
+    if ratio < _NEAR_MISS and len(lines) <= _WHOLE_FILE_LINES:
+        # Nothing close: the model is guessing the content (small models do, often without
+        # having read the file). A region would only mislead; the whole small file does not.
+        return (
+            f"{head} Nothing in it resembles old_string (best match {ratio:.0%} similar), so you "
+            f"are probably guessing its content. Here is the whole file ({len(lines)} lines):\n"
+            f"{_numbered(lines, 0, len(lines))}\n"
+            "Copy old_string exactly from these lines (without the line-number prefix and tab)."
+        )
     region = _numbered(lines, max(0, start - 2), min(len(lines), end + 2))
     diff = "\n".join(
         difflib.unified_diff(

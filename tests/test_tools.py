@@ -295,6 +295,18 @@ def test_edit_no_match_shows_closest_region_and_difference(tools, project):
     assert "    91\tdef f30(x):" in out
 
 
+def test_edit_guessed_content_gets_the_whole_small_file(tools, project):
+    (project / "wc.py").write_text("def count(text):\n    return {\n        \"words\": len(text.split()),\n    }\n")
+    out = tools.edit_file("wc.py", "print('Total words:', len(words))", "print(len(words))")
+    assert out.startswith("Error:") and "probably guessing" in out
+    assert "whole file (4 lines)" in out
+    assert '     3\t        "words": len(text.split()),' in out and "     1\tdef count(text):" in out
+    big = "".join(f"line_{i} = {i}\n" for i in range(400))
+    (project / "big.py").write_text(big)
+    out = tools.edit_file("big.py", "print('Total words:', len(words))", "x")
+    assert "probably guessing" not in out and "closest region" in out
+
+
 def test_edit_keeps_crlf(tools, project):
     (project / "w.py").write_bytes(b"a = 1\r\nb = 2\r\nc = 3\r\n")
     out = tools.edit_file("w.py", "a = 1\nb = 2\n", "a = 10\nb = 20\n")
