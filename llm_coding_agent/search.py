@@ -55,7 +55,7 @@ import subprocess
 import sys
 import sysconfig
 import tempfile
-from concurrent.futures import ThreadPoolExecutor
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
@@ -681,10 +681,36 @@ def _rg_target(base_rel: bytes) -> bytes:
     return b"./" + base_rel if base_rel else b"."
 
 
-def _rg_paths(out: bytes, base_rel: bytes, sep: bytes) -> list[bytes]:
-    """Split rg's path list ("./src/x") and make each path relative to base ("x")."""
+def _rg_paths(out: bytes, base_rel: bytes, sep: bytes, first: int | None = None) -> list[bytes]:
+    """Split rg's path list ("./src/x") and make each path relative to base ("x"); with
+    ``first``, only the first that many paths."""
     strip = 2 + len(base_rel) + 1 if base_rel else 2
-    return [p[strip:] for p in out.split(sep) if p]
+    parts = out.split(sep) if first is None else out.split(sep, first)[:first]
+    return [p[strip:] for p in parts if p]
+
+
+def _run_rg_parallel(commands: list[list], cwd: bytes) -> list[bytes]:
+    """The standard output of each command, all running at once (no threads: each process
+    just waits on its full pipe until its turn to be read)."""
+    if len(commands) == 1:
+        return [_run_rg(commands[0], cwd).stdout]
+    procs: list[subprocess.Popen] = []
+    try:
+        for args in commands:
+            procs.append(subprocess.Popen(args, cwd=cwd, stdin=subprocess.DEVNULL,
+                                          stdout=subprocess.PIPE, stderr=subprocess.DEVNULL))
+        deadline = time.monotonic() + RG_TIMEOUT
+        return [p.communicate(timeout=max(0.1, deadline - time.monotonic()))[0] for p in procs]
+    except subprocess.TimeoutExpired:
+        raise ToolError(f"listing took longer than {RG_TIMEOUT:.0f} s; "
+                        "use a narrower path or pattern") from None
+    except OSError as exc:
+        raise ToolError(f"could not run ripgrep: {exc}") from None
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
 
 
 # --------------------------------------------------------------------------------------------
@@ -746,23 +772,28 @@ def _list_rg(rg, root_b, base_b, base_rel, glob, limit):
         args = [rg, "--files", "--null", "--sortr=modified", *_RG_WALK_FLAGS, *_type_flags(glob)]
         if ignore_file:
             args.append(f"--ignore-file={ignore_file}")
-        commands = [args + ["--", *targets] for targets in groups]
-        if len(commands) <= 1:
-            outputs = [_run_rg(c, root_b).stdout for c in commands]
-        else:
-            with ThreadPoolExecutor(len(commands)) as pool:
-                outputs = [p.stdout for p in pool.map(lambda c: _run_rg(c, root_b), commands)]
+        outputs = _run_rg_parallel([args + ["--", *targets] for targets in groups], root_b)
     finally:
         if ignore_file:
             os.unlink(ignore_file)
     candidates: list[tuple[int, bytes]] = []
     total = 0
     for out in outputs:
-        paths = _rg_paths(out, base_rel, b"\0")
         if _needs_python_filter(glob):
-            paths = [p for p in paths if glob.regex.match(p)]
-        total += len(paths)
-        candidates += _newest(base_b, paths, limit)
+            paths = [p for p in _rg_paths(out, base_rel, b"\0") if glob.regex.match(p)]
+            total += len(paths)
+            candidates += _newest(base_b, paths, limit)
+            continue
+        # rg sorted the stream newest first: only its head needs splitting and a stat.
+        count = out.count(b"\0")
+        total += count
+        head = _rg_paths(out, base_rel, b"\0", first=limit + _TIE_MARGIN)
+        picked = _newest(base_b, head, limit)
+        if len(head) < count and (len(picked) == len(head) or not _newest_first(picked)):
+            # Ties with the last file kept reach past the head, or a file changed while rg
+            # listed (the order broke): take the whole stream.
+            picked = _newest(base_b, _rg_paths(out, base_rel, b"\0"), limit)
+        candidates += picked
     for rel, entry in direct:
         if _excluded_by(glob, rel):
             continue
@@ -772,6 +803,10 @@ def _list_rg(rg, root_b, base_b, base_rel, glob, limit):
             continue
         total += 1
     return heapq.nsmallest(limit, candidates, key=_mtime_order), total
+
+
+#: Paths past the limit split off rg's sorted stream, for files tied with the last one kept.
+_TIE_MARGIN = 50
 
 
 def _rg_workers() -> int:
@@ -828,6 +863,10 @@ def _weight(entry: os.DirEntry) -> int:
         return 1
 
 
+def _newest_first(items: list[tuple[int, bytes]]) -> bool:
+    return all(a[0] >= b[0] for a, b in zip(items, items[1:]))
+
+
 def _newest(base_b: bytes, paths: list[bytes], limit: int) -> list[tuple[int, bytes]]:
     """The first ``limit`` of ``paths`` (newest first, as sorted by rg) plus any tied with the
     last of them, with their mtimes."""
@@ -843,7 +882,7 @@ def _newest(base_b: bytes, paths: list[bytes], limit: int) -> list[tuple[int, by
         picked.append((mtime, rel))
         if len(picked) == limit:
             boundary = mtime
-    if any(a[0] < b[0] for a, b in zip(picked, picked[1:])):
+    if not _newest_first(picked):
         # Not in rg's promised order (a file changed meanwhile?): rank everything ourselves.
         picked = []
         for rel in paths:

@@ -57,6 +57,22 @@ def test_real_model_reads_a_file_and_answers_with_its_fact(real_model, tmp_path)
     pytest.fail(f"no attempt read the file and answered with its fact: {attempts}")
 
 
+def test_real_model_answers_from_a_file_named_in_the_request(real_model, tmp_path):
+    # The named file arrives with the request, so the fact is available from the first answer.
+    attempts = []
+    for attempt in range(3):
+        root = tmp_path / f"named{attempt}"
+        root.mkdir()
+        (root / "settings.py").write_text('DEBUG = False\nLAUNCH_CODE = "HERON-4417"\nRETRIES = 3\n')
+        agent = CodingAgent(model=real_model, root=str(root), approve=True, undo=False, sandbox="off",
+                            chain_limit=3, options={"max_tokens": 200})
+        result = agent.run("What is the value of LAUNCH_CODE in settings.py? Answer with the value only.")
+        if "HERON-4417" in result.text:
+            return
+        attempts.append((result.stop_reason, [c.name for c, _ in result.tool_calls], result.text[:200]))
+    pytest.fail(f"no attempt answered with the value from the attached file: {attempts}")
+
+
 def test_exploration_larger_than_the_window_completes(real_model, tmp_path):
     root = tmp_path / "proj"
     root.mkdir()

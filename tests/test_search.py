@@ -137,6 +137,19 @@ def test_list_limit_with_ties_beyond_the_limit(root):
         both_list(root, None, "**/*", limit)
 
 
+@pytest.mark.parametrize("margin", [0, 2, 50])
+def test_list_ties_running_past_the_sorted_head(root, monkeypatch, margin):
+    # Only the head of rg's sorted stream is split and stat()ed; a run of ties longer than the
+    # head must still come out ordered by path, as the Python engine orders it.
+    monkeypatch.setattr(search, "_TIE_MARGIN", margin)
+    make_tree(root, {f"d{i % 4}/f{i:03}.txt": "" for i in range(90)})
+    for i in range(90):
+        stamp = 1_800_000_000 if i % 3 else 1_700_000_000 + i
+        os.utime(root / f"d{i % 4}/f{i:03}.txt", ns=(stamp * 10**9,) * 2)
+    for limit in (1, 2, 5, 20, 59, 60, 61, 89):
+        both_list(root, None, "**/*", limit)
+
+
 def test_list_no_match_message(root):
     make_tree(root, {"src/a.py": ""})
     assert both_list(root, root / "src", "**/*.xyz") == "No files match '**/*.xyz' under src"
