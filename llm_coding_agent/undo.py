@@ -18,7 +18,9 @@ any ``.gitattributes`` in the project, so bytes round-trip exactly.
 Each snapshot is a commit of the side index after ``git add -A``, kept on the stack as
 ``refs/llm-code/undo/<n>``; a new :class:`UndoHistory` for the same root and cache therefore
 continues where an earlier process stopped. The side index is kept between snapshots, so git's
-stat cache makes a snapshot of an unchanged tree cheap.
+stat cache makes a snapshot of an unchanged tree cheap. Only the newest ``max_snapshots`` (100)
+are kept; the objects of dropped ones are garbage-collected every 20 snapshots after that. An
+``index.lock`` left by a process that died is removed once it is two minutes old.
 
 What is covered
 ---------------
@@ -46,6 +48,7 @@ from __future__ import annotations
 import hashlib
 import os
 import subprocess
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable
@@ -96,6 +99,10 @@ _CONFIG = (
 )
 
 _SUMMARY_LIMIT = 10
+#: An index lock older than this was left behind by a process that died.
+STALE_LOCK_SECONDS = 120
+#: Once snapshots are being dropped, unreachable objects are collected every this many snapshots.
+_GC_EVERY = 20
 
 
 class UndoError(CodingAgentError):
@@ -198,6 +205,7 @@ class UndoHistory:
         root: Path,
         cache_dir: Path | None = None,
         max_bytes: int = 100 * 1024 * 1024,
+        max_snapshots: int = 100,
     ):
         real = Path(os.path.realpath(os.path.expanduser(os.fspath(root))))
         if not real.is_dir():
@@ -207,6 +215,8 @@ class UndoHistory:
             os.path.abspath(cache_dir) if cache_dir is not None else default_cache_dir(real)
         )
         self.max_bytes = max_bytes
+        #: Undo points kept; older ones are dropped (and their objects collected now and then).
+        self.max_snapshots = max_snapshots
         self._git_dir = self.cache_dir / "git"
         self._index = self.cache_dir / "index"
         self._env = self._scrubbed_env()
@@ -255,14 +265,25 @@ class UndoHistory:
         tree = self._git("write-tree").decode().strip()
 
         stack = self._stack()
-        parent = ["-p", stack[-1].commit] if stack else []
         # git refuses commit messages containing NUL; a label is only for display anyway.
         message = label.replace("\0", "").encode("utf-8", "surrogateescape")
-        commit = self._git("commit-tree", tree, *parent, input=message).decode().strip()
+        # No parent: the stack lives in the refs, and a parent chain would keep every dropped
+        # snapshot reachable (so never collected).
+        commit = self._git("commit-tree", tree, input=message).decode().strip()
         number = stack[-1].number + 1 if stack else 1
         # The empty old-value makes the update fail rather than clobber a concurrent push.
         self._git("update-ref", f"{REF_PREFIX}{number:08d}", commit, "")
+        self._prune(stack, number)
         return commit
+
+    def _prune(self, stack: list[_Snapshot], newest: int) -> None:
+        """Drop the undo points beyond ``max_snapshots``; collect their objects every
+        ``_GC_EVERY`` snapshots (git's own auto-gc is off so a turn never pays for it unasked)."""
+        excess = len(stack) + 1 - self.max_snapshots
+        for old in stack[: max(0, excess)]:
+            self._git("update-ref", "-d", old.ref, old.commit)
+        if excess > 0 and newest % _GC_EVERY == 0:
+            self._git("gc", "--quiet", "--prune=now")
 
     def undo(self) -> UndoResult:
         """Restore the tree to the latest snapshot, pop it, and report what changed.
@@ -367,7 +388,22 @@ class UndoHistory:
             raise UndoError(f"git {args[0]} failed (exit {proc.returncode}): {err}")
         return proc.stdout
 
+    def _clear_stale_lock(self) -> None:
+        """Remove an index lock left by a crashed or killed process: git would refuse every later
+        snapshot ("index.lock: File exists"). A live git command holds it for seconds at most."""
+        lock = self.cache_dir / "index.lock"
+        try:
+            age = time.time() - lock.stat().st_mtime
+        except OSError:
+            return
+        if age > STALE_LOCK_SECONDS:
+            try:
+                lock.unlink()
+            except OSError:
+                pass
+
     def _ensure_repo(self) -> None:
+        self._clear_stale_lock()
         if self._ready:
             return
         if not (self._git_dir / "HEAD").exists():

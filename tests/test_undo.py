@@ -701,3 +701,48 @@ def test_random_interleavings_match_the_model(ops):
                 apply(root, model, op)
             assert tree(root) == model
             assert history.depth == len(stack)
+
+
+# ---------------------------------------------------------------------------- upkeep
+
+
+def test_stale_index_lock_is_cleared_but_a_live_one_is_respected(root, tmp_path):
+    history = UndoHistory(root, cache_dir=tmp_path / "cache")
+    write(root, "a.txt", "one\n")
+    history.snapshot("first")
+    lock = tmp_path / "cache" / "index.lock"
+    lock.write_text("")  # a git command is running right now (or just crashed)
+    write(root, "a.txt", "two\n")
+    with pytest.raises(UndoError, match="index.lock"):
+        history.snapshot("blocked")
+    old = time.time() - 3600
+    os.utime(lock, (old, old))  # left by a process killed an hour ago
+    history.snapshot("second")
+    assert not lock.exists() and history.depth == 2
+
+
+def test_only_the_newest_snapshots_are_kept(root, tmp_path, monkeypatch):
+    import llm_coding_agent.undo as undo_module
+
+    monkeypatch.setattr(undo_module, "_GC_EVERY", 2)
+    history = UndoHistory(root, cache_dir=tmp_path / "cache", max_snapshots=3)
+    for i in range(7):
+        write(root, "n.txt", f"{i}\n")
+        history.snapshot(f"turn {i}")
+    assert history.depth == 3
+    write(root, "n.txt", "latest\n")
+    for expected in ("6\n", "5\n", "4\n"):
+        history.undo()
+        assert (root / "n.txt").read_text() == expected
+    with pytest.raises(UndoError, match="nothing to undo"):
+        history.undo()
+    # The dropped snapshots' objects were collected; the kept ones' are still there.
+    git_dir = f"--git-dir={tmp_path / 'cache' / 'git'}"
+
+    def stored(content: str) -> bool:
+        blob = subprocess.run(["git", "hash-object", "--stdin"], input=content, capture_output=True,
+                              text=True, check=True).stdout.strip()
+        return subprocess.run(["git", git_dir, "cat-file", "-e", blob]).returncode == 0
+
+    assert not stored("0\n") and not stored("1\n")
+    assert stored("6\n")
