@@ -573,35 +573,20 @@ class CodingAgent:
 
     def _attach_mentioned(self, prompt: str) -> str:
         """The numbered contents of the project files ``prompt`` names ("" when none)."""
-        read_tool = f"{CODING_TOOL_PREFIX}read_file"
-        if self._tool(read_tool) is None:
+        if self._tool(f"{CODING_TOOL_PREFIX}read_file") is None:
             return ""
         tools = self.coding_tools
 
-        def regular_file(path: str) -> os.stat_result | None:
-            try:
-                real, _ = tools._resolve(path)
-                st = real.stat()
-            except (CodingAgentError, OSError, ValueError):
-                return None
-            return st if real.is_file() else None
-
-        def size_of(path: str) -> int | None:
-            st = regular_file(path)
-            return st.st_size if st else None
-
-        def already_seen(path: str) -> bool:
-            st = regular_file(path)
-            return st is not None and tools._seen.get(tools._resolve(path)[0]) == (
-                st.st_mtime_ns,
-                st.st_size,
-            )
+        def size_to_attach(path: str) -> int | None:
+            state = tools._file_state(path)
+            if state is None or tools._seen_unchanged(*state):
+                return None  # not a file in the project, or the model has its content already
+            return state[1].st_size
 
         attached = attach_mentioned_files(
             prompt,
             read=lambda path, offset, limit: tools.read_file(path, offset, limit),
-            size_of=size_of,
-            already_seen=already_seen,
+            size_to_attach=size_to_attach,
             # About a quarter of the window (4 characters per token).
             max_chars=min(60_000, self.context.window),
         )

@@ -54,17 +54,16 @@ class Attachments:
 def attach_mentioned_files(
     prompt: str,
     read: Callable[[str, int, int], str],
-    size_of: Callable[[str], int | None],
-    already_seen: Callable[[str], bool],
+    size_to_attach: Callable[[str], int | None],
     max_chars: int,
 ) -> Attachments:
     """Numbered contents of the existing files ``prompt`` names.
 
-    ``read(path, offset, limit)`` is ``CodingTools.read_file``; ``size_of`` gives the size of a
-    regular file inside the project (None for anything else); ``already_seen`` says whether the
-    model already has that file's current content (then it is not sent twice). ``max_chars``
-    bounds all files together; a file that does not fit is named in ``skipped`` and not read
-    (the model can read it itself).
+    ``read(path, offset, limit)`` is ``CodingTools.read_file``; ``size_to_attach`` gives the
+    size of a mentioned file worth attaching, or None for anything else (not a regular file in
+    the project, or one whose current content the model already has). ``max_chars`` bounds all
+    files together; a file that does not fit is named in ``skipped`` and not read (the model can
+    read it itself).
     """
     result = Attachments()
     blocks: list[str] = []
@@ -72,8 +71,8 @@ def attach_mentioned_files(
     for path in mentioned_paths(prompt):
         if len(result.files) >= MAX_FILES:
             break
-        size = size_of(path)
-        if size is None or already_seen(path):
+        size = size_to_attach(path)
+        if size is None:
             continue
         if used + min(size, MAX_LINES * 120) > max_chars:
             result.skipped.append(path)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import json
 import os
+import stat
 from pathlib import Path
 from typing import Callable
 
@@ -114,6 +115,19 @@ class CodingTools(llm.Toolbox):
             self._seen.pop(real, None)
             return
         self._seen[real] = (st.st_mtime_ns, st.st_size)
+
+    def _file_state(self, path: str) -> tuple[Path, os.stat_result] | None:
+        """(real path, stat) of a regular file inside the root; None for anything else."""
+        try:
+            real, _ = self._resolve(path)
+            st = real.stat()
+        except (ToolError, OSError, ValueError):
+            return None
+        return (real, st) if stat.S_ISREG(st.st_mode) else None
+
+    def _seen_unchanged(self, real: Path, st: os.stat_result) -> bool:
+        """The model read or wrote this file and it has not changed since."""
+        return self._seen.get(real) == (st.st_mtime_ns, st.st_size)
 
     def _check_fresh(self, real: Path, display: str) -> None:
         seen = self._seen.get(real)
