@@ -274,7 +274,8 @@ def main(argv=None):
             "machine": {"platform": platform.platform(), "cpus": os.cpu_count()},
             "args": {"harnesses": args.harnesses, "tasks": [t.name for t in tasks],
                      "smoke": args.smoke, "time_limit": args.time_limit,
-                     "max_steps": args.max_steps, "mini_mode": args.mini_mode},
+                     "max_steps": args.max_steps, "mini_mode": args.mini_mode,
+                     "ours_args": args.ours_args},
             "harnesses": availability, "results": [], "totals": {},
             "logs": str(logs_root),
         }

@@ -182,3 +182,28 @@ def test_meter_drops_the_upstream_request_when_the_agent_dies():
     finally:
         meter.stop()
         upstream.shutdown()
+
+
+def test_report_tables_put_runs_side_by_side_with_cost_per_solved_task(tmp_path, capsys):
+    import report_tasks
+
+    def record(harness, task, solved, tokens, status="ok", compactions=0):
+        return {"harness": harness, "task": task, "solved": solved, "status": status, "seconds": 10.0,
+                "model_calls": 2, "input_tokens": tokens, "output_tokens": 100, "tool_errors": 1,
+                "reported": {"compactions": compactions}}
+
+    before = {"args": {"harnesses": ["ours"]}, "results": [record("ours", "a", False, 5000), record("ours", "b", True, 3000)]}
+    after = {"args": {"harnesses": ["ours", "mini"], "ours_args": "--context-window 4096"},
+             "results": [record("ours", "a", True, 2000, compactions=2), record("ours", "b", True, 2000),
+                         record("mini", "a", False, 9000, status="timeout")]}
+    (tmp_path / "b.json").write_text(json.dumps(before))
+    (tmp_path / "a.json").write_text(json.dumps(after))
+    assert report_tasks.main([f"before={tmp_path / 'b.json'}", str(tmp_path / "a.json")]) == 0
+    out = capsys.readouterr().out
+    assert "| before " in out and "ours --context-window 4096" in out and "| mini " in out
+    assert "**yes** · 10 s · 2.1k · solved" in out and "no · 10 s · 9.1k · time limit" in out
+    rows = {line.split("|")[1].strip(): line for line in out.splitlines() if line.startswith("| ")}
+    assert "8,000" in rows["before"] and "1/2" in rows["before"]          # 8,000 tokens / 1 solved
+    assert "2,000" in rows["ours --context-window 4096"].split("|")[9]    # 4,000 / 2 solved
+    assert rows["ours --context-window 4096"].split("|")[10].strip() == "2"
+    assert "none solved" in rows["mini"]
