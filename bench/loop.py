@@ -76,7 +76,9 @@ def _make_model():
                 yield "Reading the next file."
                 response.add_tool_call(llm.ToolCall(
                     name="CodingTools_read_file",
-                    arguments={"path": f"src/file{self.calls % FILES}.py"},
+                    # A distinct limit per call (the files are far shorter): the agent stops a
+                    # model that repeats an identical call with an identical result.
+                    arguments={"path": f"src/file{self.calls % FILES}.py", "limit": 1000 + self.calls},
                     tool_call_id=f"call_{self.calls}",
                 ))
             else:
