@@ -18,6 +18,8 @@ __all__ = ["mentioned_paths", "Attachments", "attach_mentioned_files"]
 MAX_FILES = 5
 #: Lines of one file attached at most (the rest can be read with read_file).
 MAX_LINES = 400
+#: Mentions looked up at most (a pasted log can name hundreds of paths).
+MAX_CANDIDATES = 50
 
 _SEPARATORS = re.compile(r"[\s`'\"()\[\]{}<>,;|=]+")
 _HAS_EXTENSION = re.compile(r"[^/]\.[A-Za-z0-9_]{1,10}$")
@@ -68,7 +70,7 @@ def attach_mentioned_files(
     result = Attachments()
     blocks: list[str] = []
     used = 0
-    for path in mentioned_paths(prompt):
+    for path in mentioned_paths(prompt)[:MAX_CANDIDATES]:
         if len(result.files) >= MAX_FILES:
             break
         size = size_to_attach(path)
