@@ -31,13 +31,23 @@ def real_model(user_dir):
         pytest.skip(f"model {MODEL} is not registered (set LLM_CODE_TEST_USER_PATH)")
 
 
-def test_real_model_reads_a_file_and_answers_with_its_fact(real_model, tmp_path):
-    # A 1.5B model is not deterministic across prompts (the root path and date differ each run), so
-    # the claim tested is "it can": one of three fresh attempts must read the file and answer.
-    attempts = []
-    for attempt in range(3):
-        root = tmp_path / f"proj{attempt}"
+def succeeds_once_in(tries: int, attempt, tmp_path: Path, what: str) -> None:
+    """A 1.5B model is not deterministic across prompts (the root path and date differ each run),
+    so the claims tested are "it can": one of ``tries`` fresh attempts must succeed.
+    ``attempt(root)`` returns None on success, else a description of what happened."""
+    failures = []
+    for number in range(tries):
+        root = tmp_path / f"attempt{number}"
         root.mkdir()
+        failure = attempt(root)
+        if failure is None:
+            return
+        failures.append(failure)
+    pytest.fail(f"no attempt {what}: {failures}")
+
+
+def test_real_model_reads_a_file_and_answers_with_its_fact(real_model, tmp_path):
+    def attempt(root: Path):
         (root / "notes.txt").write_text("Project facts:\nThe launch code word is PELICAN-7731.\n")
         calls, streamed = [], []
         # attach_files=False: the claim is about the tool round trip, so notes.txt must not
@@ -51,26 +61,23 @@ def test_real_model_reads_a_file_and_answers_with_its_fact(real_model, tmp_path)
         read_it = any(name.endswith("read_file") and "PELICAN-7731" in out for name, out in calls)
         # The fact must come back from the model after the read (its answer, or what it wrote).
         answered = "PELICAN-7731" in result.text or "PELICAN-7731" in "".join(streamed)
-        if read_it and answered:
-            return
-        attempts.append(([name for name, _ in calls], result.stop_reason, result.text[:200]))
-    pytest.fail(f"no attempt read the file and answered with its fact: {attempts}")
+        if not (read_it and answered):
+            return [name for name, _ in calls], result.stop_reason, result.text[:200]
+
+    succeeds_once_in(3, attempt, tmp_path, "read the file and answered with its fact")
 
 
 def test_real_model_answers_from_a_file_named_in_the_request(real_model, tmp_path):
     # The named file arrives with the request, so the fact is available from the first answer.
-    attempts = []
-    for attempt in range(3):
-        root = tmp_path / f"named{attempt}"
-        root.mkdir()
+    def attempt(root: Path):
         (root / "settings.py").write_text('DEBUG = False\nLAUNCH_CODE = "HERON-4417"\nRETRIES = 3\n')
         agent = CodingAgent(model=real_model, root=str(root), approve=True, undo=False, sandbox="off",
                             chain_limit=3, options={"max_tokens": 200})
         result = agent.run("What is the value of LAUNCH_CODE in settings.py? Answer with the value only.")
-        if "HERON-4417" in result.text:
-            return
-        attempts.append((result.stop_reason, [c.name for c, _ in result.tool_calls], result.text[:200]))
-    pytest.fail(f"no attempt answered with the value from the attached file: {attempts}")
+        if "HERON-4417" not in result.text:
+            return result.stop_reason, [c.name for c, _ in result.tool_calls], result.text[:200]
+
+    succeeds_once_in(3, attempt, tmp_path, "answered with the value from the attached file")
 
 
 def test_exploration_larger_than_the_window_completes(real_model, tmp_path):
