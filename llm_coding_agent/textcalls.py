@@ -2,9 +2,11 @@
 
 Small local models often answer with a fenced JSON block ``{"name": ..., "arguments": {...}}`` or
 Qwen's ``<tool_call>{...}</tool_call>``. Such text becomes a real call only when it is unambiguous:
-exactly one fenced JSON block (any number of ``<tool_call>`` blocks), holding an object with just
-``name`` and ``arguments`` (or ``parameters``), naming a tool that exists. Ordinary prose and code,
-including JSON examples, never qualify.
+each block holds an object with just ``name`` and ``arguments`` (or ``parameters``) naming a tool
+that exists, and either there is exactly one fenced block, or the answer is nothing but such blocks
+(a model making several calls at once, or the same call twice: duplicates run once). Any number of
+``<tool_call>`` blocks qualify. Ordinary prose and code, including JSON examples among prose or
+other code, never qualify.
 """
 
 from __future__ import annotations
@@ -58,9 +60,17 @@ def parse_text_tool_calls(
         calls = [_as_call(blob, resolve) for blob in tagged]
         return [c for c in calls if c] if all(calls) else []
     fences = _FENCE.findall(text)
-    # Exactly one fenced block in the whole answer: a second block means the JSON is more likely an
-    # example among other code than a call.
-    if len(fences) != 1 or len(_ANY_FENCE.findall(text)) != 2:
+    if not fences or len(_ANY_FENCE.findall(text)) != 2 * len(fences):
         return []
-    call = _as_call(fences[0].strip(), resolve)
-    return [call] if call else []
+    # Several blocks are calls only when nothing else is said: with prose around them they are more
+    # likely examples than calls.
+    if len(fences) > 1 and _FENCE.sub("", text).strip():
+        return []
+    calls = [_as_call(blob.strip(), resolve) for blob in fences]
+    if not all(calls):
+        return []
+    unique: list[tuple[str, dict]] = []
+    for call in calls:
+        if call not in unique:
+            unique.append(call)
+    return unique

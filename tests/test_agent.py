@@ -291,6 +291,9 @@ def resolve(name):
         '```python\nprint({"name": "read_file", "arguments": {}})\n```',
         '```json\n{"name": "unknown_tool", "arguments": {"path": "a"}}\n```',
         '```json\n{"name": "read_file", "arguments": {"path": "a"}, "extra": 1}\n```',
+        '```json\n{"name": "read_file", "arguments": {"path": "a"}}\n```\n```json\n{"name": "nope", "arguments": {}}\n```',
+        '```json\n{"name": "read_file", "arguments": {"path": "a"}}\n```\n```python\nprint(1)\n```',
+        'Run this:\n```json\n{"name": "read_file", "arguments": {"path": "a"}}\n```\n```json\n{"name": "read_file", "arguments": {"path": "b"}}\n```',
         '{"name": "read_file", "arguments": {"path": "a"}}',
         '```json\n{"name": "read_file", "arguments": "not json"}\n```',
     ],
@@ -307,6 +310,11 @@ def test_prose_and_code_never_become_calls(text):
         ('```json\n{"name": "read_file", "arguments": "{\\"path\\": \\"c\\"}"}\n```', [("CodingTools_read_file", {"path": "c"})]),
         ('<tool_call>{"name": "read_file", "arguments": {"path": "a"}}</tool_call><tool_call>{"name": "read_file", "arguments": {"path": "b"}}</tool_call>',
          [("CodingTools_read_file", {"path": "a"}), ("CodingTools_read_file", {"path": "b"})]),
+        # Nothing but call blocks: several calls at once; the same call twice runs once.
+        ('```json\n{"name": "read_file", "arguments": {"path": "a"}}\n```\n```json\n{"name": "read_file", "arguments": {"path": "b"}}\n```\n',
+         [("CodingTools_read_file", {"path": "a"}), ("CodingTools_read_file", {"path": "b"})]),
+        ('```json\n{"name": "read_file", "arguments": {"path": "a"}}\n```\n```json\n{"name": "read_file", "arguments": {"path": "a"}}\n```',
+         [("CodingTools_read_file", {"path": "a"})]),
     ],
 )
 def test_text_calls_positive(text, expected):
