@@ -290,6 +290,15 @@ def plan_edit(text: str, old: str, new: str, replace_all: bool, display: str) ->
     count = text.count(old)
     if count == 0:
         raise ToolError(no_match_message(text, old, display))
+    if count == 1 and not replace_all and old in new and new in text:
+        # An insertion (new_string = old_string plus more) whose result is already there: the
+        # model is re-applying an edit it made before, which would insert the text twice.
+        line = _line_of(text, text.index(new))
+        raise ToolError(
+            f"new_string is already in {display} (from line {line}): this edit was applied "
+            "already, and applying it again would insert the same text a second time. Read the "
+            "file to see its current state; to add another copy, include more surrounding lines."
+        )
     if count > 1 and not replace_all:
         where = ", ".join(str(n) for n in _match_lines(text, old)[:20])
         raise ToolError(

@@ -446,3 +446,15 @@ def test_identical_write_is_reported_unchanged(tools, project):
     out = tools.write_file("app.py", "def add(a, b):\n    return a - b\n")
     assert out.startswith("Unchanged: app.py already has exactly this content")
     assert (project / "app.py").stat().st_mtime_ns == before
+
+
+def test_edit_applied_twice_is_refused_instead_of_inserting_twice(tools, project):
+    (project / "acc.py").write_text("class A:\n    def deposit(self, amount):\n        self.b += amount\n")
+    edit = ("    def deposit(self, amount):", "    def deposit(self, amount):\n        if amount <= 0:\n            raise ValueError")
+    assert tools.edit_file("acc.py", *edit).startswith("Edited acc.py (+2 -0)")
+    again = tools.edit_file("acc.py", *edit)
+    assert again.startswith("Error:") and "applied already" in again and "line 2" in again
+    assert (project / "acc.py").read_text().count("raise ValueError") == 1
+    # replace_all, or an insertion whose result is not there yet, still works.
+    (project / "b.py").write_text("x = 1\ny = 2\nx = 1\n")
+    assert tools.edit_file("b.py", "x = 1", "x = 1  # one", replace_all=True).startswith("Edited")
