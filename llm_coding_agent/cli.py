@@ -53,9 +53,10 @@ class _Options:
 @click.option("--max-tokens", type=int, help="Stop once the session used this many tokens (input+output)")
 @click.option("--max-turns", type=int, help="Stop a task after this many model calls")
 @click.option("--context-window", type=int, help="The model's context window in tokens (default: known or 16k)")
+@click.option("--no-attach", is_flag=True, help="Do not send the files a request names along with it")
 def code_command(prompt, model_id, directory, print_prompt, json_output, yolo, allow, deny, continue_,
                  conversation_id, system, no_tools, chain_limit, options, key, tool_specs, functions,
-                 sandbox, network, no_undo, max_tokens, max_turns, context_window):
+                 sandbox, network, no_undo, max_tokens, max_turns, context_window, no_attach):
     """A coding agent in your project: it explores, edits and tests with tools.
 
     \b
@@ -73,6 +74,9 @@ def code_command(prompt, model_id, directory, print_prompt, json_output, yolo, a
     In -p mode nothing prompts: such calls are declined unless --yolo or an --allow rule covers
     them. Exit status: 0 done, 3 stopped at a limit or budget, 1 error.
 
+    Files a request names ("fix prices.py", "@src/app.py") are read and sent with it
+    (--no-attach turns this off).
+
     Long sessions are compacted automatically before they outgrow the model's context window
     (old tool output shortened, older turns summarised); --max-tokens and --max-turns are hard
     budgets that end the task gracefully.
@@ -89,7 +93,7 @@ def code_command(prompt, model_id, directory, print_prompt, json_output, yolo, a
         conversation_id=conversation_id, system=system, no_tools=list(no_tools), chain_limit=chain_limit,
         options=dict(options), key=key, tool_specs=list(tool_specs), functions=list(functions),
         sandbox=sandbox, network=network, undo=not no_undo, max_tokens=max_tokens,
-        max_turns=max_turns, context_window=context_window,
+        max_turns=max_turns, context_window=context_window, attach_files=not no_attach,
     )
     if json_output and print_prompt is None:
         raise click.UsageError("--json needs -p TASK")

@@ -136,6 +136,7 @@ class Session:
             context_window=o.context_window,
             # Headless runs have nobody to say "now apply that": nudge once instead.
             nudge_unapplied=self.headless,
+            attach_files=o.attach_files,
         )
 
     def _make_agent(self, fresh: bool = False) -> CodingAgent:

@@ -25,7 +25,8 @@ def test_help_documents_options():
     assert result.exit_code == 0
     for option in ["--model", "--directory", "--print", "--json", "--yolo", "--allow", "--deny",
                    "--continue", "--cid", "--system", "--no-tool", "--chain-limit", "--option",
-                   "--key", "--tool", "--functions", "--sandbox", "--network", "--no-undo"]:
+                   "--key", "--tool", "--functions", "--sandbox", "--network", "--no-undo",
+                   "--no-attach", "--max-tokens", "--max-turns", "--context-window"]:
         assert option in result.output, option
     assert "y (once), a (always" in result.output
 
@@ -65,6 +66,13 @@ def test_print_mode_attaches_named_files_and_nudges_unapplied_code(model, projec
     assert "no file in the project was changed" in model.prompts[1].prompt
     assert "a + b" in (project / "app.py").read_text()
     assert "attached app.py" in result.stderr
+
+
+def test_no_attach_sends_the_request_alone(model, project):
+    model.script("ok")
+    result = run(base(project, "-p", "fix add in app.py", "--no-attach"))
+    assert result.exit_code == 0, result.output
+    assert model.prompts[0].prompt == "fix add in app.py"
 
 
 def test_interactive_session_does_not_nudge(model, project):
