@@ -288,6 +288,14 @@ def plan_edit(text: str, old: str, new: str, replace_all: bool, display: str) ->
         if crlf_old in text:
             old, new = crlf_old, new.replace("\r\n", "\n").replace("\n", "\r\n")
     count = text.count(old)
+    if count == 0 and _looks_applied(text, old, new):
+        # Weak models re-send an edit that already succeeded; say so instead of "not found".
+        line = _line_of(text, text.index(new))
+        raise ToolError(
+            f"old_string was not found in {display}, but new_string is already there (from line "
+            f"{line}): this edit looks applied already. If so, go on with the next step (verify, "
+            "or give your final answer); if you meant another place, copy its exact text."
+        )
     if count == 0:
         raise ToolError(no_match_message(text, old, display))
     if count == 1 and not replace_all and old in new and new in text:
@@ -309,6 +317,14 @@ def plan_edit(text: str, old: str, new: str, replace_all: bool, display: str) ->
 
 
 _FUZZY_MAX_CHARS = 2_000_000
+
+
+def _looks_applied(text: str, old: str, new: str) -> bool:
+    """``new`` is in the file and is a modest change of ``old``: the edit was made before. Short
+    or unrelated strings (``20``, ``false``) occur anywhere, so they never count."""
+    if len(new.strip()) < 12 or new not in text:
+        return False
+    return difflib.SequenceMatcher(None, old, new).ratio() >= 0.6
 #: Below this similarity a failed old_string is a guess rather than a near miss...
 _NEAR_MISS = 0.6
 #: ...and files up to this many lines are then shown whole in the error.

@@ -455,6 +455,16 @@ def test_edit_applied_twice_is_refused_instead_of_inserting_twice(tools, project
     again = tools.edit_file("acc.py", *edit)
     assert again.startswith("Error:") and "applied already" in again and "line 2" in again
     assert (project / "acc.py").read_text().count("raise ValueError") == 1
+    # A replacement sent again after it succeeded is named as such, not as "not found".
+    (project / "p.py").write_text("def f(p):\n    return p * (1 + 0.1)\n")
+    fix = ("return p * (1 + 0.1)", "return p * (1 - 0.1)")
+    assert tools.edit_file("p.py", *fix).startswith("Edited")
+    again = tools.edit_file("p.py", *fix)
+    assert "applied already" in again and "from line 2" in again and "closest region" not in again
+    # ...but a short or unrelated new_string that happens to be in the file is an ordinary miss.
+    (project / "c.json").write_text('{"size": 20, "debug": true}\n')
+    assert "applied already" not in tools.edit_file("c.json", '"size": 10', "20")
+    assert "applied already" not in tools.edit_file("c.json", "pool = make_pool()", '{"size": 20, "debug": true}')
     # replace_all, or an insertion whose result is not there yet, still works.
     (project / "b.py").write_text("x = 1\ny = 2\nx = 1\n")
     assert tools.edit_file("b.py", "x = 1", "x = 1  # one", replace_all=True).startswith("Edited")
