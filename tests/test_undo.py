@@ -564,22 +564,25 @@ def test_snapshot_too_large(root):
 # ---------------------------------------------------------------------------- speed
 
 
-def test_snapshot_of_unchanged_large_tree_is_fast(root):
+def test_snapshot_of_unchanged_large_tree_stores_nothing_new(root, tmp_path):
+    # Speed is measured in benchmarks, not asserted here (a timed test fails on a loaded machine);
+    # what makes repeated snapshots cheap is checked instead: an unchanged tree is the same tree
+    # object (git's stat cache reuses every entry), and undo touches only what changed.
     for i in range(5000):
         write(root, f"d{i % 40}/s{i % 9}/f{i}.txt", f"content {i}\n" * 10)
-    history = UndoHistory(root)
-    history.snapshot("first")
-    times = []
-    for n in range(3):
-        start = time.perf_counter()
-        history.snapshot(f"again {n}")
-        times.append(time.perf_counter() - start)
-    assert min(times) < 1.0, times
+    history = UndoHistory(root, cache_dir=tmp_path / "cache")
+    first = history.snapshot("first")
+    git = ["git", f"--git-dir={tmp_path / 'cache' / 'git'}"]
+
+    def tree_of(commit: str) -> str:
+        return subprocess.run([*git, "rev-parse", f"{commit}^{{tree}}"], capture_output=True,
+                              text=True, check=True).stdout.strip()
+
+    again = [history.snapshot(f"again {n}") for n in range(3)]
+    assert {tree_of(c) for c in again} == {tree_of(first)}
     write(root, "d1/s1/f1.txt", "edited")
-    start = time.perf_counter()
     result = history.undo()
-    assert time.perf_counter() - start < 2.0
-    assert result.restored == ["d1/s1/f1.txt"]
+    assert result.restored == ["d1/s1/f1.txt"] and not result.removed and not result.recreated
 
 
 # ---------------------------------------------------------------------------- property test
