@@ -27,8 +27,11 @@ def columns(specs: list[str]) -> list[tuple[str, str, list[dict], dict]]:
         label, _, path = spec.rpartition("=") if "=" in spec and not Path(spec).exists() else ("", "", spec)
         report = json.loads(Path(path).read_text())
         extra = (report.get("args") or {}).get("ours_args") or ""
-        for harness in report["args"]["harnesses"]:
-            name = label or (f"{harness} {extra}".strip() if harness == "ours" else harness)
+        harnesses = report["args"]["harnesses"]
+        for harness in harnesses:
+            name = f"{harness} {extra}".strip() if harness == "ours" else harness
+            if label:
+                name = f"{label}: {harness}" if len(harnesses) > 1 else label
             records = [r for r in report["results"] if r["harness"] == harness]
             out.append((name, harness, records, report))
     return out

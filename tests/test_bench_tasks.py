@@ -198,6 +198,9 @@ def test_report_tables_put_runs_side_by_side_with_cost_per_solved_task(tmp_path,
                          record("mini", "a", False, 9000, status="timeout")]}
     (tmp_path / "b.json").write_text(json.dumps(before))
     (tmp_path / "a.json").write_text(json.dumps(after))
+    assert report_tasks.main([f"before={tmp_path / 'b.json'}", f"new={tmp_path / 'a.json'}"]) == 0
+    labelled = capsys.readouterr().out
+    assert "| new: ours " in labelled and "| new: mini " in labelled
     assert report_tasks.main([f"before={tmp_path / 'b.json'}", str(tmp_path / "a.json")]) == 0
     out = capsys.readouterr().out
     assert "| before " in out and "ours --context-window 4096" in out and "| mini " in out
