@@ -325,6 +325,8 @@ def _looks_applied(text: str, old: str, new: str) -> bool:
     if len(new.strip()) < 12 or new not in text:
         return False
     return difflib.SequenceMatcher(None, old, new).ratio() >= 0.6
+
+
 #: Below this similarity a failed old_string is a guess rather than a near miss...
 _NEAR_MISS = 0.6
 #: ...and files up to this many lines are then shown whole in the error.

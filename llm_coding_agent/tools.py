@@ -130,8 +130,7 @@ class CodingTools(llm.Toolbox):
         return self._seen.get(real) == (st.st_mtime_ns, st.st_size)
 
     def _check_fresh(self, real: Path, display: str) -> None:
-        seen = self._seen.get(real)
-        if seen is None:
+        if real not in self._seen:
             return
         try:
             st = real.stat()
@@ -139,7 +138,7 @@ class CodingTools(llm.Toolbox):
             raise ToolError(
                 f"{display} was deleted since you last read it; check with list_files before writing"
             ) from None
-        if (st.st_mtime_ns, st.st_size) != seen:
+        if not self._seen_unchanged(real, st):
             raise ToolError(
                 f"{display} changed on disk since you last read or wrote it (another program or "
                 "the user edited it); read_file it again, then redo your change"
