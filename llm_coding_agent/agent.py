@@ -32,7 +32,7 @@ from .prompts import system_prompt
 from .rules import CommandRules, Verdict
 from .sandbox import SandboxUnavailable, bwrap_problem
 from .textcalls import parse_text_tool_calls
-from .tools import CodingTools
+from .tools import FILE_CHANGING_TOOLS, CodingTools
 
 __all__ = [
     "CodingAgent",
@@ -57,8 +57,6 @@ REPEAT_WARN = 2
 #: so a model that is going round in circles is stopped early).
 REPEAT_STOP = 4
 
-_FILE_CHANGING_TOOLS = ("write_file", "edit_file")
-
 #: What a headless run sends once when the model answers with code instead of applying it.
 UNAPPLIED_CODE_NUDGE = (
     "[Note from the system: your answer shows code, but no file in the project was changed. "
@@ -72,7 +70,7 @@ _CODE_BLOCK = re.compile(r"```[^\n`]*\n(?:[^\n]*\n){2,}?\s*```")
 
 def _changed_a_file(call: llm.ToolCall, result: llm.ToolResult) -> bool:
     return (
-        _short_name(call.name) in _FILE_CHANGING_TOOLS
+        _short_name(call.name) in FILE_CHANGING_TOOLS
         and not result.exception
         and not result.output.startswith(("Error:", "Cancelled", "Unchanged"))
     )

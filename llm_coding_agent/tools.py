@@ -21,12 +21,14 @@ from .errors import ToolError
 from .paths import relative_display, resolve_in_root, resolve_root
 from .sandbox import SandboxConfig, SandboxUnavailable, bwrap_problem
 
-__all__ = ["CodingTools", "READ_ONLY_TOOLS", "MUTATING_TOOLS"]
+__all__ = ["CodingTools", "READ_ONLY_TOOLS", "MUTATING_TOOLS", "FILE_CHANGING_TOOLS"]
 
 #: Tool methods that never change anything: they never need approval.
 READ_ONLY_TOOLS = frozenset({"read_file", "list_files", "search_files"})
 #: Tool methods that change files or run commands.
-MUTATING_TOOLS = frozenset({"write_file", "edit_file", "execute_command"})
+#: The tools that change files themselves (a command may too, but nobody can tell which).
+FILE_CHANGING_TOOLS = frozenset({"write_file", "edit_file"})
+MUTATING_TOOLS = FILE_CHANGING_TOOLS | {"execute_command"}
 
 MAX_COMMAND_TIMEOUT = 600
 SANDBOX_MODES = ("auto", "on", "off")
@@ -203,7 +205,7 @@ class CodingTools(llm.Toolbox):
 
     def _plan_key(self, name: str, arguments: dict) -> tuple | None:
         """What a file change's plan depends on: the call and the target file's identity."""
-        if name not in ("write_file", "edit_file") or not isinstance(arguments, dict):
+        if name not in FILE_CHANGING_TOOLS or not isinstance(arguments, dict):
             return None
         try:
             real, _ = self._resolve(arguments.get("path"), for_write=True)
