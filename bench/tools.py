@@ -140,6 +140,8 @@ def build_tree(root: Path, size: dict) -> dict:
         if p < size["pycache_pkgs"]:
             for c in range(10):
                 w.file(f"{pkg}/__pycache__/mod{c:03d}.cpython-311.pyc", False)
+        if p % 20 == 5:  # excluded by a rule of the root .gitignore, not of src's own
+            w.file(f"{pkg}/scratch.tmp", False)
     for t in range(size["tests"]):
         w.file(f"tests/unit/test_{t:04d}.py", True)
     for d in range(size["docs"]):
@@ -342,12 +344,15 @@ def bench_search(tools, root: Path, rg: str, repeat: int) -> list[list]:
 def bench_list(tools, root: Path, rg: str, repeat: int) -> list[list]:
     from llm_coding_agent import search
     walk = rg_walk_flags()
+    parent_walk = [flag for flag in walk if flag != "--no-ignore-parent"]
     cases = [
         ("list_files `**/*`", lambda: tools.list_files(), [rg, "--files", *walk, "--", "."]),
         ("list_files `*.py`", lambda: tools.list_files("*.py"),
          [rg, "--files", *walk, *type_flags("*.py"), "--", "."]),
+        # Listing src must still apply the root's .gitignore (the tree has src/**/scratch.tmp
+        # files only a root rule excludes): rg does that when it may read parent ignore files.
         ("list_files path=src", lambda: tools.list_files(path="src"),
-         [rg, "--files", *walk, "--", "src"]),
+         [rg, "--files", *parent_walk, "--", "src"]),
     ]
     rows = []
     for label, ours, base_argv in cases:
@@ -358,6 +363,16 @@ def bench_list(tools, root: Path, rg: str, repeat: int) -> list[list]:
         rows.append([label, f"{tool_total(ours_out):,} / {nlines(base_out):,}",
                      ms(median(a)), ms(median(b)), f"{ratio:.2f}×", cpu_ratio(ca, cb),
                      f"≤ {LIST_TARGET}×", verdict(ratio, LIST_TARGET)])
+    # Information only: the same listing against rg told to skip the root's .gitignore (what
+    # this row's baseline was before 2026-11-26): less work, and a wrong file set (counts differ).
+    log("  list_files path=src vs rg without parent ignore files")
+    ours = lambda: tools.list_files(path="src")  # noqa: E731
+    base_argv = [rg, "--files", *walk, "--", "src"]
+    a, b, ca, cb = time_pair(ours, lambda: run_capture(base_argv, root), repeat)
+    rows.append(["list_files path=src vs rg `--no-ignore-parent` (info)",
+                 f"{tool_total(ours()):,} / {nlines(run_capture(base_argv, root)):,}",
+                 ms(median(a)), ms(median(b)), f"{median(a) / median(b):.2f}×", cpu_ratio(ca, cb),
+                 "—", "info"])
     # Information only: what ranking by mtime costs ripgrep itself (one stat per file, and
     # --sortr walks on one thread), against the same rg --files.
     log("  rg --files --sortr=modified")
@@ -508,8 +523,12 @@ def main() -> int:
     print(md_table(heads, list_rows))
     print("\nBaseline: `rg --files` with the same ignore flags (plus `--type-add` for `*.py`), "
           "output captured. Ours: `CodingTools.list_files(...)` (the 200 newest + a count, so it "
-          "needs every file's mtime; `rg --files` needs no stat at all). The "
-          "`--sortr=modified` row shows what that ranking costs ripgrep itself.\n")
+          "needs every file's mtime; `rg --files` needs no stat at all). For `path=src` the "
+          "baseline may read parent ignore files (no `--no-ignore-parent`), since listing a "
+          "subdirectory must still apply the root's `.gitignore` (the tree has `src/**/scratch.tmp` "
+          "files only a root rule excludes); the `--no-ignore-parent` row shows that cheaper but "
+          "wrong baseline (its count differs). The `--sortr=modified` row shows what the ranking "
+          "costs ripgrep itself.\n")
     print("### Pure-Python fallback vs grep\n")
     print(md_table(heads, fallback_rows))
     print("\nBaseline: `grep -rEn " + " ".join(GREP_EXCLUDES) + " -e PATTERN .` — exclusions "
