@@ -4,7 +4,11 @@ Two engines give byte-identical output over the same file set:
 
 * **ripgrep** (``rg``, shipped by the ``ripgrep`` wheel), used when :func:`find_rg` finds a runnable
   binary. It walks and searches in parallel.
-* a **pure-Python fallback** that reimplements the same rules, used when no ``rg`` runs.
+* a **pure-Python fallback** that reimplements the same rules, used when no ``rg`` runs. It ports
+  ripgrep's own reading of ``.gitignore`` lines (the ``ignore`` and ``globset`` crates) rather than
+  using ``pathspec``: that implements git's wildmatch, and the two disagree on lines such as
+  ``*.{py,md}`` (an alternation for ripgrep, literal braces for git). Identical output needs
+  ripgrep's reading.
 
 The file set (both engines, both functions) is every *regular* file below ``base``, except:
 

@@ -299,6 +299,14 @@ def test_gitignore_semantics(root):
     assert search_paths(root) == sorted(p for p in expected if ".gitignore" not in p)
 
 
+def test_gitignore_braces_alternate_as_in_ripgrep_not_git(root):
+    # git (and pathspec) read "{" literally; ripgrep's globset reads an alternation. The fallback
+    # follows ripgrep, so both engines agree.
+    make_tree(root, {".gitignore": "*.{log,tmp}\n", "a.log": "x", "b.tmp": "x", "c.txt": "x",
+                     "d.{log,tmp}": "x"})
+    assert sorted(lines(both_list(root))) == [".gitignore", "c.txt", "d.{log,tmp}"]
+
+
 def test_gitignore_inside_a_git_repo_is_the_same(root):
     if shutil.which("git") is None:
         pytest.skip("git is not installed")
