@@ -99,6 +99,8 @@ class TerminalUI:
         )
         self._history_path = history_path
         self._session = None
+        # Piped input: a line read as an approval answer that was not one, kept for the next prompt.
+        self._pending_line: str | None = None
         self._live = None  # a rich.live.Live while an answer streams
         self._streamed = ""
         self._status = None
@@ -201,7 +203,10 @@ class TerminalUI:
         """One user message; None at end of input. Raises KeyboardInterrupt on Ctrl-C."""
         self._end_stream()
         if not self.interactive_in:
-            line = self.stdin.readline()
+            if self._pending_line is not None:
+                line, self._pending_line = self._pending_line, None
+            else:
+                line = self.stdin.readline()
             if not line:
                 return None
             text = line.rstrip("\n")
@@ -261,12 +266,25 @@ class TerminalUI:
             if low in ("n", "no") or low.startswith(("n:", "n ", "no:", "no ")):
                 reason = reply.split(":", 1)[1].strip() if ":" in reply else reply[1:].strip() if low.startswith("n ") else ""
                 return ApprovalAnswer("no", reason)
+            if not self.interactive_in:
+                # Piped input has no one to ask again: the line was meant for later (a next
+                # message), so keep it for the next prompt and decline this call.
+                self._pending_line = reply + "\n"
+                self.console.print(Text("  not y, a or n: declined; the line is kept as the next message",
+                                        style="dim"))
+                return ApprovalAnswer("no", "no answer (the next input line was not y, a or n)")
             self.console.print(Text("  please answer y, a or n", style="dim"))
 
     def confirm(self, question: str) -> bool:
         self._end_stream()
         reply = self._ask_line(f"? {question} [y/n] › ")
-        return bool(reply) and reply.strip().lower() in ("y", "yes")
+        if reply is None:
+            return False
+        low = reply.strip().lower()
+        if not self.interactive_in and low not in ("y", "yes", "n", "no"):
+            self._pending_line = reply + "\n"  # not an answer: kept as the next message
+            return False
+        return low in ("y", "yes")
 
     def _ask_line(self, prompt: str) -> str | None:
         if self.interactive_in:
@@ -278,7 +296,9 @@ class TerminalUI:
                 return None
         self.out.write(prompt)
         self.out.flush()
-        line = self.stdin.readline()
+        # A line already kept for the next message is offered again (and kept again), so later
+        # questions in the same turn cannot reach past it into the input.
+        line, self._pending_line = self._pending_line or self.stdin.readline(), None
         if not line:
             return None
         self.out.write(line if line.endswith("\n") else line + "\n")

@@ -162,6 +162,26 @@ def test_interactive_decline_with_reason(model, project):
     assert any("use pytest -q instead" in o for o in outputs)
 
 
+def test_piped_line_that_is_not_an_answer_declines_and_becomes_the_next_message(model, project):
+    # The script did not expect approvals: its next line is a message, not an answer. Both calls
+    # of the turn are declined, nothing is written, and the line is not lost.
+    model.script(
+        Step(tool_calls=[tool("write_file", path="one.txt", content="1")]),
+        Step(tool_calls=[tool("write_file", path="two.txt", content="2")]),
+        "Not written.",
+        "Listed.",
+    )
+    result = run(base(project), input="write two files\nnow list the files\n!quit\n")
+    assert result.exit_code == 0, result.output
+    assert not (project / "one.txt").exists() and not (project / "two.txt").exists()
+    assert result.stdout.count("[y]es") == 2
+    assert "please answer" not in result.stdout
+    users = [p.prompt for p in model.prompts if p.prompt]
+    assert users[-1] == "now list the files"
+    outputs = [p.output for m in model.prompts[2].messages for p in m.parts if hasattr(p, "output")]
+    assert any("was not y, a or n" in o for o in outputs), outputs
+
+
 def test_interactive_always_for_edits(model, project):
     model.script(
         Step(tool_calls=[tool("write_file", path="one.txt", content="1")]),
