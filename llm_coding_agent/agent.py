@@ -98,6 +98,10 @@ class RepeatTracker:
         #: The highest repeat count among the calls of the latest batch.
         self.latest_count = 0
 
+    def new_batch(self) -> None:
+        """The model answered again: ``latest_count`` restarts for its calls."""
+        self.latest_count = 0
+
     def observe(self, call: llm.ToolCall, result: llm.ToolResult) -> str | None:
         """Record one executed call; returns a note to append to its result, if any."""
         arguments = call.arguments if isinstance(call.arguments, dict) else {}
@@ -447,8 +451,8 @@ class CodingAgent:
 
     def resample_options(self, repeats: RepeatTracker) -> dict | None:
         """Model options for the request after a batch that repeated a call (None: the usual)."""
-        count, repeats.latest_count = repeats.latest_count, 0
-        if count < REPEAT_WARN or not self.resample_on_repeat or "temperature" in self.options:
+        if (repeats.latest_count < REPEAT_WARN or not self.resample_on_repeat
+                or "temperature" in self.options):
             return None
         fields = getattr(self.model.Options, "model_fields", {})
         if "temperature" not in fields or getattr(self.model, "reasoning", False):
@@ -664,6 +668,8 @@ class CodingAgent:
         repeats: RepeatTracker | None = None,
     ) -> list[llm.ToolResult]:
         results: list[llm.ToolResult] = []
+        if repeats is not None:
+            repeats.new_batch()
         for index, call in enumerate(calls):
             try:
                 tool_result = self.execute_call(call, preapproved)

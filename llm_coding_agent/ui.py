@@ -203,10 +203,7 @@ class TerminalUI:
         """One user message; None at end of input. Raises KeyboardInterrupt on Ctrl-C."""
         self._end_stream()
         if not self.interactive_in:
-            if self._pending_line is not None:
-                line, self._pending_line = self._pending_line, None
-            else:
-                line = self.stdin.readline()
+            line = self._next_piped_line()
             if not line:
                 return None
             text = line.rstrip("\n")
@@ -267,9 +264,7 @@ class TerminalUI:
                 reason = reply.split(":", 1)[1].strip() if ":" in reply else reply[1:].strip() if low.startswith("n ") else ""
                 return ApprovalAnswer("no", reason)
             if not self.interactive_in:
-                # Piped input has no one to ask again: the line was meant for later (a next
-                # message), so keep it for the next prompt and decline this call.
-                self._pending_line = reply + "\n"
+                self._keep_for_next_message(reply)
                 self.console.print(Text("  not y, a or n: declined; the line is kept as the next message",
                                         style="dim"))
                 return ApprovalAnswer("no", "no answer (the next input line was not y, a or n)")
@@ -282,9 +277,19 @@ class TerminalUI:
             return False
         low = reply.strip().lower()
         if not self.interactive_in and low not in ("y", "yes", "n", "no"):
-            self._pending_line = reply + "\n"  # not an answer: kept as the next message
+            self._keep_for_next_message(reply)
             return False
         return low in ("y", "yes")
+
+    def _keep_for_next_message(self, line: str) -> None:
+        # Piped input has nobody to ask again: a line that is no answer was meant for later (the
+        # next message), so it is kept for the next prompt instead of being lost.
+        self._pending_line = line + "\n"
+
+    def _next_piped_line(self) -> str:
+        """The next input line ("" at the end): a line kept back first, then stdin."""
+        line, self._pending_line = self._pending_line or self.stdin.readline(), None
+        return line
 
     def _ask_line(self, prompt: str) -> str | None:
         if self.interactive_in:
@@ -298,7 +303,7 @@ class TerminalUI:
         self.out.flush()
         # A line already kept for the next message is offered again (and kept again), so later
         # questions in the same turn cannot reach past it into the input.
-        line, self._pending_line = self._pending_line or self.stdin.readline(), None
+        line = self._next_piped_line()
         if not line:
             return None
         self.out.write(line if line.endswith("\n") else line + "\n")
