@@ -11,6 +11,7 @@ import fnmatch
 import json
 import math
 import os
+import re
 import selectors
 import signal
 import subprocess
@@ -200,6 +201,16 @@ def normalize_timeout(timeout: object) -> float:
     return min(value, MAX_TIMEOUT)
 
 
+# What unittest and pytest print when they found nothing to run.
+_NO_TESTS_RAN = re.compile(r"^(?:Ran 0 tests in |NO TESTS RAN|=*\s*no tests ran in |collected 0 items)", re.M)
+#: Appended when a test runner ran no tests: "OK" from a runner that ran nothing verifies nothing,
+#: and models read it as a pass (`python -m unittest discover` finds no pytest-style tests).
+NO_TESTS_NOTE = (
+    "\nNote: no tests ran, so nothing was verified. Find the tests (list_files) and run them with "
+    "the runner they are written for (pytest-style test functions: python -m pytest -q)."
+)
+
+
 def format_command_output(out: CommandOutput, timeout: float) -> str:
     """The tool result shown to the model: the output, then ``Exit code: N`` or an ``Error:`` line.
 
@@ -227,6 +238,8 @@ def format_command_output(out: CommandOutput, timeout: float) -> str:
                 text += f" (killed by signal {signal.Signals(-out.exit_code).name})"
             except ValueError:
                 text += f" (killed by signal {-out.exit_code})"
+        if _NO_TESTS_RAN.search(out.text):
+            text += NO_TESTS_NOTE
     return redact(text, stored_key_values() + _environment_secret_values(os.environ))
 
 

@@ -66,8 +66,10 @@ def tool_summary(call: llm.ToolCall, result: llm.ToolResult) -> tuple[str, str, 
     elif name == "write_file":
         outcome = out.split(" (")[0].split(" ")[0].lower() + " " + (out.rsplit("(", 1)[-1].rstrip(")") if "(" in out else "")
     elif name == "execute_command":
-        last = out.rstrip().splitlines()[-1] if out.strip() else ""
-        outcome = last.replace("Exit code: ", "exit ") if last.startswith("Exit code:") else "done"
+        # The exit line is last, or followed only by a note (see shell.format_command_output).
+        tail = out.rstrip().splitlines()[-2:]
+        exit_line = next((line for line in reversed(tail) if line.startswith("Exit code:")), "")
+        outcome = exit_line.replace("Exit code: ", "exit ") if exit_line else "done"
     else:
         outcome = f"{len(out)} chars"
     return name, key, outcome.strip()

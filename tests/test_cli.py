@@ -348,3 +348,16 @@ def test_headless_continue_of_paused_conversation_declines_pending(model, projec
     result = run(["-m", "scripted", "--sandbox", "off", "-c", "-p", "forget it"])
     assert result.exit_code == 0, result.output
     assert "moved on" in result.stdout and not (project / "p.txt").exists()
+
+
+def test_command_summary_finds_the_exit_line_before_a_note():
+    import llm
+
+    from llm_coding_agent.shell import NO_TESTS_NOTE
+    from llm_coding_agent.ui import tool_summary
+
+    call = llm.ToolCall(name="CodingTools_execute_command", arguments={"command": "python -m unittest"})
+    for output, outcome in [("Ran 0 tests in 0.000s\n\nOK\nExit code: 0" + NO_TESTS_NOTE, "exit 0"),
+                            ("boom\nExit code: 1", "exit 1"), ("(no output)", "done")]:
+        result = llm.ToolResult(name=call.name, output=output)
+        assert tool_summary(call, result)[2] == outcome

@@ -20,6 +20,7 @@ from llm_coding_agent.shell import (
     CommandOutput,
     _HeadTail,
     child_environment,
+    NO_TESTS_NOTE,
     format_command_output,
     normalize_timeout,
     redact,
@@ -381,6 +382,23 @@ def test_tool_output_never_echoes_stored_keys(tmp_path, llm_user_dir, monkeypatc
     assert "sk-stored-secret-9876" not in formatted and "hunter2-but-longer" not in formatted
     assert formatted.count("[redacted]") == 2
     assert formatted.endswith("Exit code: 0")
+
+
+@pytest.mark.parametrize("output, exit_code", [
+    ("\n----------------------------------------------------------------------\n"
+     "Ran 0 tests in 0.000s\n\nOK\n", 0),  # unittest before 3.12
+    ("\n------\nRan 0 tests in 0.000s\n\nNO TESTS RAN\n", 5),  # unittest 3.12+
+    ("============ test session starts ============\ncollected 0 items\n\n"
+     "=========== no tests ran in 0.01s ============\n", 5),  # pytest
+])
+def test_a_test_run_that_ran_nothing_says_so(output, exit_code):
+    formatted = format_command_output(CommandOutput(output, exit_code, False, 0), 120)
+    assert formatted.endswith(f"Exit code: {exit_code}" + NO_TESTS_NOTE)
+
+
+def test_a_real_test_run_gets_no_note():
+    out = CommandOutput("Ran 10 tests in 0.1s\n\nOK\n5 passed in 0.2s\n", 0, False, 0)
+    assert format_command_output(out, 120).endswith("Exit code: 0")
 
 
 def test_format_command_output():
