@@ -57,11 +57,6 @@ REPEAT_WARN = 2
 #: so a model that is going round in circles is stopped early).
 REPEAT_STOP = 4
 
-#: Sampling temperature of the request that follows a repeated call, when the user set none.
-#: Local servers often decode greedily (temperature 0): the same history then yields the same
-#: call again, whatever the error said, and only sampling can break the circle.
-RESAMPLE_TEMPERATURE = 0.8
-
 #: What a headless run sends once when the model answers with code instead of applying it.
 UNAPPLIED_CODE_NUDGE = (
     "[Note from the system: your answer shows code, but no file in the project was changed. "
@@ -95,12 +90,6 @@ class RepeatTracker:
         self.changes = 0
         #: "repeated_failures" or "repeated_calls" once a call reached ``REPEAT_STOP``.
         self.stop_reason: str | None = None
-        #: The highest repeat count among the calls of the latest batch.
-        self.latest_count = 0
-
-    def new_batch(self) -> None:
-        """The model answered again: ``latest_count`` restarts for its calls."""
-        self.latest_count = 0
 
     def observe(self, call: llm.ToolCall, result: llm.ToolResult) -> str | None:
         """Record one executed call; returns a note to append to its result, if any."""
@@ -110,7 +99,6 @@ class RepeatTracker:
         if not failed:
             key += (hash(result.output),)
         count = self.counts[key] = self.counts.get(key, 0) + 1
-        self.latest_count = max(self.latest_count, count)
         if _changed_a_file(call, result):
             self.changes += 1
         if count >= REPEAT_STOP and self.stop_reason is None:
@@ -132,11 +120,6 @@ class RepeatTracker:
 
 class ModelError(CodingAgentError):
     """The model could not be reached or refused the request (network, key, API error)."""
-
-    def __init__(self, message: str, streamed: int = 0):
-        super().__init__(message)
-        #: Characters of the answer already passed to ``on_text`` when it failed.
-        self.streamed = streamed
 
 
 class AgentStateError(CodingAgentError):
@@ -225,7 +208,6 @@ class CodingAgent:
         max_turns: int | None = None,
         attach_files: bool = True,
         nudge_unapplied: bool = False,
-        resample_on_repeat: bool = True,
     ):
         self.root = resolve_root(root)
         self.model = _get_model(model if model is not None else getattr(conversation, "model", None))
@@ -244,9 +226,6 @@ class CodingAgent:
         #: When a run ends with code in the answer but no file changed, ask the model once to
         #: apply it (for headless runs, where nobody can say "now apply that").
         self.nudge_unapplied = nudge_unapplied
-        #: After a repeated call, sample the next answer at ``RESAMPLE_TEMPERATURE`` (only when no
-        #: temperature was set and the model takes one; switched off if the model refuses it).
-        self.resample_on_repeat = resample_on_repeat
         self.allow_unsandboxed = allow_unsandboxed
         self.coding_tools = CodingTools(
             str(self.root), sandbox=sandbox, network=network, env_allow=list(env_allow)
@@ -399,20 +378,8 @@ class CodingAgent:
         rounds = 0
         repeats = RepeatTracker()
         nudged = False
-        resent: list[llm.ToolResult] | None = None  # results sent with a resampling request
         while True:
-            try:
-                self._consume(response, result)
-            except ModelError as ex:
-                if resent is None or ex.streamed:
-                    raise
-                # The model refuses the temperature (some reasoning models fix it): send the
-                # same results again as an ordinary request, and stop resampling.
-                self.resample_on_repeat = False
-                self._notice(f"the model refused a sampling temperature ({ex}); not resampling again")
-                response, resent = self._prompt(tool_results=resent), None
-                continue
-            resent = None
+            self._consume(response, result)
             if result.interrupted:
                 result.stop_reason = "interrupted"
                 return result
@@ -445,19 +412,7 @@ class CodingAgent:
                 result.stop_reason = stop
                 result.hit_limit = stop == "limit"
                 return result
-            options = self.resample_options(repeats)
-            response = self._prompt(tool_results=results, options=options)
-            resent = results if options is not None else None
-
-    def resample_options(self, repeats: RepeatTracker) -> dict | None:
-        """Model options for the request after a batch that repeated a call (None: the usual)."""
-        if (repeats.latest_count < REPEAT_WARN or not self.resample_on_repeat
-                or "temperature" in self.options):
-            return None
-        fields = getattr(self.model.Options, "model_fields", {})
-        if "temperature" not in fields or getattr(self.model, "reasoning", False):
-            return None
-        return {**self.options, "temperature": RESAMPLE_TEMPERATURE}
+            response = self._prompt(tool_results=results)
 
     def _unapplied_code(self, result: AgentResult, nudged: bool) -> bool:
         """The run is ending with code in the answer although no file was changed."""
@@ -525,8 +480,7 @@ class CodingAgent:
         self._history_override = compacted
         return report
 
-    def _prompt(self, prompt: str | None = None, system: str | None = None, tool_results=None,
-                options: dict | None = None):
+    def _prompt(self, prompt: str | None = None, system: str | None = None, tool_results=None):
         """Send the next request, compacting the history first when it would not fit."""
         history = self.history()
         incoming = (len(prompt or "") + len(system or "")) // 4
@@ -550,7 +504,7 @@ class CodingAgent:
             messages=messages,
             tools=self.tools,
             key=self.key,
-            options=self.options if options is None else options,
+            options=self.options,
         )
 
     def _summarize(self, text: str) -> str:
@@ -599,7 +553,7 @@ class CodingAgent:
             for call in _stream_tool_calls(response):
                 response.add_tool_call(call)
         except Exception as ex:
-            raise ModelError(_describe_model_error(self.model, ex), streamed) from ex
+            raise ModelError(_describe_model_error(self.model, ex)) from ex
         result.model_calls += 1
         usage = response.usage()
         self.context.observe(list(response.prompt.messages), usage.input)
@@ -668,8 +622,6 @@ class CodingAgent:
         repeats: RepeatTracker | None = None,
     ) -> list[llm.ToolResult]:
         results: list[llm.ToolResult] = []
-        if repeats is not None:
-            repeats.new_batch()
         for index, call in enumerate(calls):
             try:
                 tool_result = self.execute_call(call, preapproved)

@@ -9,9 +9,8 @@ import pytest
 import sqlite_utils
 from llm.migrations import migrate
 
-from conftest import ScriptedModel, Step, tool
+from conftest import Step, tool
 from llm_coding_agent import AgentStateError, CodingAgent
-from llm_coding_agent.agent import RESAMPLE_TEMPERATURE
 from llm_coding_agent.textcalls import parse_text_tool_calls
 
 
@@ -331,71 +330,6 @@ def test_repeated_failing_call_is_noticed_then_stopped(model, project):
     assert "has failed 2 times" in outputs[1]
     assert result.stop_reason == "repeated_failures"
     assert len(outputs) == 4  # stopped well before the chain limit
-
-
-class SamplingModel(ScriptedModel):
-    """The scripted model with a temperature option, like most real ones."""
-
-    model_id = "scripted-sampling"
-
-    class Options(llm.Options):
-        temperature: float | None = None
-
-
-def _temperatures(model):
-    return [p.options.temperature for p in model.prompts]
-
-
-def test_a_repeated_call_is_followed_by_a_sampled_request(project):
-    # A greedy local model repeats its failing call word for word; only sampling breaks that.
-    sampling = SamplingModel()
-    bad = tool("read_file", path="missing.py")
-    sampling.script(Step(tool_calls=[bad]), Step(tool_calls=[bad]), Step(tool_calls=[bad]),
-                    Step(tool_calls=[tool("list_files")]), "done")
-    result = make_agent(sampling, project, chain_limit=20).run("read missing")
-    assert result.stop_reason == "done"
-    # Request 1 (task) and 2 (after the first failure) as configured; 3 and 4 follow a repeat.
-    assert _temperatures(sampling) == [None, None, RESAMPLE_TEMPERATURE, RESAMPLE_TEMPERATURE, None]
-
-
-def test_no_resampling_when_the_user_chose_a_temperature_or_turned_it_off(project):
-    bad = tool("read_file", path="missing.py")
-    for kwargs, expected in [({"options": {"temperature": 0.0}}, 0.0),
-                             ({"resample_on_repeat": False}, None)]:
-        sampling = SamplingModel()
-        sampling.script(Step(tool_calls=[bad]), Step(tool_calls=[bad]), "done")
-        make_agent(sampling, project, **kwargs).run("read missing")
-        assert _temperatures(sampling) == [expected] * 3
-
-
-def test_a_model_without_a_temperature_option_is_never_resampled(model, project):
-    bad = tool("read_file", path="missing.py")
-    model.script(Step(tool_calls=[bad]), Step(tool_calls=[bad]), "done")
-    result = make_agent(model, project).run("read missing")
-    assert result.stop_reason == "done"
-    assert all(not p.options.model_dump(exclude_none=True) for p in model.prompts)
-
-
-def test_a_refused_temperature_is_retried_without_it_once(project):
-    class Refusing(SamplingModel):
-        def execute(self, prompt, stream, response, conversation):
-            if prompt.options.temperature is not None:
-                self.prompts.append(prompt)
-                raise ValueError("Unsupported value: 'temperature' does not support 0.8")
-            return super().execute(prompt, stream, response, conversation)
-
-    refusing = Refusing()
-    bad = tool("read_file", path="missing.py")
-    refusing.script(Step(tool_calls=[bad]), Step(tool_calls=[bad]), Step(tool_calls=[bad]), "done")
-    notices = []
-    agent = make_agent(refusing, project, chain_limit=20, on_notice=notices.append)
-    result = agent.run("read missing")
-    assert result.text == "done" and result.stop_reason == "done"
-    assert _temperatures(refusing) == [None, None, RESAMPLE_TEMPERATURE, None, None]
-    assert not agent.resample_on_repeat
-    assert any("refused a sampling temperature" in n for n in notices)
-    # The refused request left nothing behind: every call in the history has its result.
-    assert agent.run("again").text == "(script exhausted)"
 
 
 def test_identical_successful_calls_are_noticed_then_stopped(model, project):
