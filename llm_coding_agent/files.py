@@ -282,7 +282,15 @@ def plan_edit(text: str, old: str, new: str, replace_all: bool, display: str) ->
             "otherwise give the exact text to replace"
         )
     if old == new:
-        raise ToolError("old_string and new_string are identical; there is nothing to change")
+        # Weak models send this to "confirm" an edit they made: say where the text stands and what
+        # to do next, so the next call is not the same one again.
+        where = (f"; that text is in {display} (line {_line_of(text, text.index(old))}), so the "
+                 "file already reads that way" if old in text else "")
+        raise ToolError(
+            f"old_string and new_string are identical; there is nothing to change{where}. Put the "
+            "new text in new_string, or, if the file is already right, verify (run the tests) or "
+            "give your final answer"
+        )
     if old not in text and "\r\n" in text and "\r\n" not in old:
         crlf_old = old.replace("\n", "\r\n")
         if crlf_old in text:

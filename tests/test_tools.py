@@ -271,6 +271,11 @@ def test_edit_replace_all(tools, project):
 def test_edit_identical_strings_error(tools):
     out = tools.edit_file("app.py", "a - b", "a - b")
     assert out.startswith("Error:") and "identical" in out
+    # The text is in the file: the model is told so, and what to do instead of re-sending it.
+    assert "that text is in app.py (line 2), so the file already reads that way" in out
+    assert "verify (run the tests) or give your final answer" in out
+    missing = tools.edit_file("app.py", "a * b", "a * b")
+    assert "identical" in missing and "already reads" not in missing
 
 
 def test_edit_empty_old_string_error(tools):
