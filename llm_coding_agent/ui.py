@@ -285,8 +285,10 @@ class TerminalUI:
 
     def _keep_for_next_message(self, line: str) -> None:
         # Piped input has nobody to ask again: a line that is no answer was meant for later (the
-        # next message), so it is kept for the next prompt instead of being lost.
-        self._pending_line = line + "\n"
+        # next message), so it is kept for the next prompt instead of being lost. A blank line is
+        # no message: it just declines.
+        if line.strip():
+            self._pending_line = line + "\n"
 
     def _next_piped_line(self) -> str:
         """The next input line ("" at the end): a line kept back first, then stdin."""

@@ -182,6 +182,16 @@ def test_piped_line_that_is_not_an_answer_declines_and_becomes_the_next_message(
     assert any("was not y, a or n" in o for o in outputs), outputs
 
 
+def test_piped_blank_line_declines_and_is_not_a_message():
+    import io
+
+    from llm_coding_agent.ui import TerminalUI
+
+    ui = TerminalUI(stdout=io.StringIO(), stdin=io.StringIO("\nnext task\n"))
+    assert ui.ask_approval("Write one.txt", "", None).kind == "no"
+    assert ui.read_prompt() == "next task"
+
+
 def test_interactive_always_for_edits(model, project):
     model.script(
         Step(tool_calls=[tool("write_file", path="one.txt", content="1")]),
