@@ -25,9 +25,9 @@ __all__ = ["CodingTools", "READ_ONLY_TOOLS", "MUTATING_TOOLS", "FILE_CHANGING_TO
 
 #: Tool methods that never change anything: they never need approval.
 READ_ONLY_TOOLS = frozenset({"read_file", "list_files", "search_files"})
-#: Tool methods that change files or run commands.
 #: The tools that change files themselves (a command may too, but nobody can tell which).
 FILE_CHANGING_TOOLS = frozenset({"write_file", "edit_file"})
+#: Tool methods that change files or run commands.
 MUTATING_TOOLS = FILE_CHANGING_TOOLS | {"execute_command"}
 
 MAX_COMMAND_TIMEOUT = 600
