@@ -317,6 +317,18 @@ def fresh_pair(ours_argv, base_argvs: list, repeat: int, cwd: Path) -> tuple[dic
 # The benchmark
 
 
+def compare_row(label: str, ours, count_ours, base_argv: list, root: Path, repeat: int,
+                target: float | None = None) -> list:
+    """One table row: the callable ``ours`` against capturing ``base_argv`` in ``root``, with the
+    result counts (``count_ours`` counts ours' output). Without a target it is an info row."""
+    ours_out, base_out = ours(), run_capture(base_argv, root)
+    a, b, ca, cb = time_pair(ours, lambda: run_capture(base_argv, root), repeat)
+    ratio = median(a) / median(b)
+    return [label, f"{count_ours(ours_out):,} / {nlines(base_out):,}",
+            ms(median(a)), ms(median(b)), f"{ratio:.2f}×", cpu_ratio(ca, cb),
+            f"≤ {target}×" if target else "—", verdict(ratio, target) if target else "info"]
+
+
 def bench_search(tools, root: Path, rg: str, repeat: int) -> list[list]:
     walk, flags = rg_walk_flags(), rg_search_flags()
     cases = [
@@ -329,15 +341,10 @@ def bench_search(tools, root: Path, rg: str, repeat: int) -> list[list]:
     for label, pattern, glob in cases:
         base_argv = [rg, "-n", *walk, *flags, *type_flags(glob), "--regexp", pattern, "--", "."]
         log(f"  search_files: {label}")
-        ours_out = tools.search_files(pattern, glob=glob)
-        base_out = run_capture(base_argv, root)
-        a, b, ca, cb = time_pair(lambda: tools.search_files(pattern, glob=glob),
-                                 lambda: run_capture(base_argv, root), repeat)
-        ratio = median(a) / median(b)
-        rows.append([f"search_files `{pattern}`" + (f" glob={glob}" if glob else ""),
-                     f"{tool_total(ours_out):,} / {nlines(base_out):,}",
-                     ms(median(a)), ms(median(b)), f"{ratio:.2f}×", cpu_ratio(ca, cb),
-                     f"≤ {SEARCH_TARGET}×", verdict(ratio, SEARCH_TARGET)])
+        rows.append(compare_row(
+            f"search_files `{pattern}`" + (f" glob={glob}" if glob else ""),
+            lambda: tools.search_files(pattern, glob=glob), tool_total, base_argv, root, repeat,
+            SEARCH_TARGET))
     return rows
 
 
@@ -345,55 +352,36 @@ def bench_list(tools, root: Path, rg: str, repeat: int) -> list[list]:
     from llm_coding_agent import search
     walk = rg_walk_flags()
     parent_walk = [flag for flag in walk if flag != "--no-ignore-parent"]
+    rg_files = [rg, "--files", *walk, "--", "."]
+    list_src = lambda: tools.list_files(path="src")  # noqa: E731
     cases = [
-        ("list_files `**/*`", lambda: tools.list_files(), [rg, "--files", *walk, "--", "."]),
+        ("list_files `**/*`", lambda: tools.list_files(), rg_files),
         ("list_files `*.py`", lambda: tools.list_files("*.py"),
          [rg, "--files", *walk, *type_flags("*.py"), "--", "."]),
         # Listing src must still apply the root's .gitignore (the tree has src/**/scratch.tmp
         # files only a root rule excludes): rg does that when it may read parent ignore files.
-        ("list_files path=src", lambda: tools.list_files(path="src"),
-         [rg, "--files", *parent_walk, "--", "src"]),
+        ("list_files path=src", list_src, [rg, "--files", *parent_walk, "--", "src"]),
     ]
     rows = []
     for label, ours, base_argv in cases:
         log(f"  {label}")
-        ours_out, base_out = ours(), run_capture(base_argv, root)
-        a, b, ca, cb = time_pair(ours, lambda: run_capture(base_argv, root), repeat)
-        ratio = median(a) / median(b)
-        rows.append([label, f"{tool_total(ours_out):,} / {nlines(base_out):,}",
-                     ms(median(a)), ms(median(b)), f"{ratio:.2f}×", cpu_ratio(ca, cb),
-                     f"≤ {LIST_TARGET}×", verdict(ratio, LIST_TARGET)])
+        rows.append(compare_row(label, ours, tool_total, base_argv, root, repeat, LIST_TARGET))
     # Information only: the same listing against rg told to skip the root's .gitignore (what
     # this row's baseline was before 2026-11-26): less work, and a wrong file set (counts differ).
     log("  list_files path=src vs rg without parent ignore files")
-    ours = lambda: tools.list_files(path="src")  # noqa: E731
-    base_argv = [rg, "--files", *walk, "--", "src"]
-    a, b, ca, cb = time_pair(ours, lambda: run_capture(base_argv, root), repeat)
-    rows.append(["list_files path=src vs rg `--no-ignore-parent` (info)",
-                 f"{tool_total(ours()):,} / {nlines(run_capture(base_argv, root)):,}",
-                 ms(median(a)), ms(median(b)), f"{median(a) / median(b):.2f}×", cpu_ratio(ca, cb),
-                 "—", "info"])
+    rows.append(compare_row("list_files path=src vs rg `--no-ignore-parent` (info)", list_src,
+                            tool_total, [rg, "--files", *walk, "--", "src"], root, repeat))
     # Information only: what ranking by mtime costs ripgrep itself (one stat per file, and
     # --sortr walks on one thread), against the same rg --files.
     log("  rg --files --sortr=modified")
-    base_argv = [rg, "--files", *walk, "--", "."]
     sort_argv = [rg, "--files", "--sortr=modified", *walk, "--", "."]
-    a, b, ca, cb = time_pair(lambda: run_capture(sort_argv, root),
-                             lambda: run_capture(base_argv, root), repeat)
-    rows.append(["`rg --files --sortr=modified` itself (info)",
-                 f"{nlines(run_capture(sort_argv, root)):,} / {nlines(run_capture(base_argv, root)):,}",
-                 ms(median(a)), ms(median(b)), f"{median(a) / median(b):.2f}×", cpu_ratio(ca, cb),
-                 "—", "info"])
+    rows.append(compare_row("`rg --files --sortr=modified` itself (info)",
+                            lambda: run_capture(sort_argv, root), nlines, rg_files, root, repeat))
     # Information only: the fallback walker against the same rg --files.
     log("  list_files fallback")
-    fb = lambda: search.list_files(tools._root, tools._root, "**/*", use_rg=False)  # noqa: E731
-    base_argv = [rg, "--files", *walk, "--", "."]
-    fb_out = fb()
-    a, b, ca, cb = time_pair(fb, lambda: run_capture(base_argv, root), max(3, repeat // 2))
-    rows.append(["list_files `**/*` Python fallback (info)",
-                 f"{tool_total(fb_out):,} / {nlines(run_capture(base_argv, root)):,}",
-                 ms(median(a)), ms(median(b)), f"{median(a) / median(b):.2f}×", cpu_ratio(ca, cb),
-                 "—", "info"])
+    fallback = lambda: search.list_files(tools._root, tools._root, "**/*", use_rg=False)  # noqa: E731
+    rows.append(compare_row("list_files `**/*` Python fallback (info)", fallback, tool_total,
+                            rg_files, root, max(3, repeat // 2)))
     return rows
 
 
