@@ -132,7 +132,7 @@ def _run_ours(model, root: Path, db, rounds: int, stamps: list, window: int | No
 
 
 def _run_bare(model, root: Path, db, rounds: int, stamps: list) -> int:
-    from llm_coding_agent.prompts import system_prompt
+    from llm_coding_agent.agent.prompts import system_prompt
     from llm_coding_agent.tools import CodingTools
 
     conversation = model.conversation(tools=[CodingTools(str(root), sandbox="off")],

@@ -273,8 +273,8 @@ def main() -> int:
         code_rows, code_extra = attribute(code_roots, base_names) if code_roots else ([], 0.0)
         plugin_rows, plugin_extra = attribute(base_roots, plain_names)
         chains = {}
-        for mod in ("rich", "prompt_toolkit", "bashlex", "pathspec", "llm_coding_agent.agent",
-                    "llm_coding_agent.rules", "llm_coding_agent.session"):
+        for mod in ("rich", "prompt_toolkit", "bashlex", "pathspec", "llm_coding_agent.agent.loop",
+                    "llm_coding_agent.safety.rules", "llm_coding_agent.cli.session"):
             chains[mod] = import_chain(base_roots, mod) or import_chain(code_roots, mod)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

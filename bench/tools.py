@@ -189,12 +189,12 @@ def write_log(path: Path, target_bytes: int) -> int:
 
 
 def rg_walk_flags() -> list[str]:
-    from llm_coding_agent import search
+    from llm_coding_agent.tools import search
     return list(search._RG_WALK_FLAGS)
 
 
 def rg_search_flags() -> list[str]:
-    from llm_coding_agent import search
+    from llm_coding_agent.tools import search
     return list(search._RG_SEARCH_FLAGS)
 
 
@@ -349,7 +349,7 @@ def bench_search(tools, root: Path, rg: str, repeat: int) -> list[list]:
 
 
 def bench_list(tools, root: Path, rg: str, repeat: int) -> list[list]:
-    from llm_coding_agent import search
+    from llm_coding_agent.tools import search
     walk = rg_walk_flags()
     parent_walk = [flag for flag in walk if flag != "--no-ignore-parent"]
     rg_files = [rg, "--files", *walk, "--", "."]
@@ -386,7 +386,7 @@ def bench_list(tools, root: Path, rg: str, repeat: int) -> list[list]:
 
 
 def bench_fallback(tools, root: Path, repeat: int) -> list[list]:
-    from llm_coding_agent import search
+    from llm_coding_agent.tools import search
     cases = [("rare literal", RARE), ("common word", "return"), ("regex", r"def \w+_handler\(")]
     rows = []
     for label, pattern in cases:
@@ -457,7 +457,7 @@ def main() -> int:
     large_repeat = 2 if args.quick else 5
 
     sys.path.insert(0, str(REPO))
-    from llm_coding_agent.search import find_rg
+    from llm_coding_agent.tools.search import find_rg
     from llm_coding_agent.tools import CodingTools
 
     rg = find_rg()

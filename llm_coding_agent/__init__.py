@@ -36,20 +36,19 @@ _WHERE = {
     "CodingAgent": "agent",
     "ModelError": "agent",
     "TokenUsage": "agent",
-    "ApprovalPolicy": "approval",
+    "ApprovalPolicy": "safety",
     "CodingAgentError": "errors",
     "PathOutsideRoot": "errors",
     "ToolError": "errors",
-    "CommandRules": "rules",
-    "Verdict": "rules",
+    "CommandRules": "safety",
+    "Verdict": "safety",
     "CodingTools": "tools",
 }
 
 if _typing.TYPE_CHECKING:  # pragma: no cover
     from .agent import AgentResult, AgentStateError, CodingAgent, ModelError, TokenUsage
-    from .approval import ApprovalPolicy
     from .errors import CodingAgentError, PathOutsideRoot, ToolError
-    from .rules import CommandRules, Verdict
+    from .safety import ApprovalPolicy, CommandRules, Verdict
     from .tools import CodingTools
 
 

@@ -11,7 +11,7 @@ from llm.migrations import migrate
 
 from conftest import Step, tool
 from llm_coding_agent import AgentStateError, CodingAgent
-from llm_coding_agent.textcalls import parse_text_tool_calls
+from llm_coding_agent.agent.textcalls import parse_text_tool_calls
 
 
 def make_agent(model, project, **kwargs):
@@ -561,7 +561,7 @@ def test_discard_pending_sends_declines_with_next_prompt(model, project):
 
 
 def test_runaway_answer_is_cut_off(model, project, monkeypatch):
-    import llm_coding_agent.agent as agent_module
+    import llm_coding_agent.agent.loop as agent_module
 
     monkeypatch.setattr(agent_module, "MAX_RESPONSE_CHARS", 100)
     model.script(Step(text="blah " * 200), "short")
@@ -683,7 +683,7 @@ def test_nudge_is_sent_at_most_once_and_not_after_a_change_or_when_off(model, pr
     ],
 )
 def test_mentioned_paths(text, expected):
-    from llm_coding_agent.mentions import mentioned_paths
+    from llm_coding_agent.agent.mentions import mentioned_paths
 
     assert mentioned_paths(text) == expected
 
@@ -741,7 +741,7 @@ def test_incremental_logging_hashes_a_constant_number_of_messages_per_round(mode
 
 
 def test_an_approved_edit_is_planned_once(model, project, monkeypatch):
-    from llm_coding_agent import files
+    from llm_coding_agent.tools import files
 
     planned = []
     real_plan_edit = files.plan_edit

@@ -185,7 +185,7 @@ def test_piped_line_that_is_not_an_answer_declines_and_becomes_the_next_message(
 def test_piped_blank_line_declines_and_is_not_a_message():
     import io
 
-    from llm_coding_agent.ui import TerminalUI
+    from llm_coding_agent.cli.ui import TerminalUI
 
     ui = TerminalUI(stdout=io.StringIO(), stdin=io.StringIO("\nnext task\n"))
     assert ui.ask_approval("Write one.txt", "", None).kind == "no"
@@ -363,8 +363,8 @@ def test_headless_continue_of_paused_conversation_declines_pending(model, projec
 def test_command_summary_finds_the_exit_line_before_a_note():
     import llm
 
-    from llm_coding_agent.shell import NO_TESTS_NOTE
-    from llm_coding_agent.ui import tool_summary
+    from llm_coding_agent.tools.shell import NO_TESTS_NOTE
+    from llm_coding_agent.cli.ui import tool_summary
 
     call = llm.ToolCall(name="CodingTools_execute_command", arguments={"command": "python -m unittest"})
     for output, outcome in [("Ran 0 tests in 0.000s\n\nOK\nExit code: 0" + NO_TESTS_NOTE, "exit 0"),

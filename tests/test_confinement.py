@@ -409,7 +409,7 @@ def test_paths_that_land_inside_are_allowed(world, tmp_path):
 @pytest.fixture(params=["rg", "python"])
 def engine(request, monkeypatch):
     """Both search engines: ripgrep, and the pure-Python fallback used when no rg runs."""
-    from llm_coding_agent import search
+    from llm_coding_agent.tools import search
 
     if request.param == "python":
         monkeypatch.setattr(search, "find_rg", lambda: None)

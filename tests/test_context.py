@@ -10,7 +10,7 @@ from llm.parts import Message, TextPart, ToolCallPart, ToolResultPart
 
 from conftest import Step, tool
 from llm_coding_agent import CodingAgent
-from llm_coding_agent.context import (
+from llm_coding_agent.agent.context import (
     SUMMARY_INSTRUCTIONS,
     ContextBudget,
     context_window,

@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from llm_coding_agent.errors import ToolError
-from llm_coding_agent.rules import (
+from llm_coding_agent.safety.rules import (
     CommandRules,
     UnparsableCommand,
     Verdict,

@@ -15,10 +15,10 @@ from pathlib import Path
 
 import pytest
 
-from llm_coding_agent import sandbox as sandbox_module
+from llm_coding_agent.tools import sandbox as sandbox_module
 from llm_coding_agent.errors import ToolError
-from llm_coding_agent.sandbox import SandboxConfig, SandboxUnavailable, bwrap_problem, wrap_argv
-from llm_coding_agent.shell import run_command
+from llm_coding_agent.tools.sandbox import SandboxConfig, SandboxUnavailable, bwrap_problem, wrap_argv
+from llm_coding_agent.tools.shell import run_command
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""Tests for llm_coding_agent.search: file set rules, output format, and rg/fallback identity."""
+"""Tests for llm_coding_agent.tools.search: file set rules, output format, and rg/fallback identity."""
 
 from __future__ import annotations
 
@@ -13,9 +13,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from llm_coding_agent import search
+from llm_coding_agent.tools import search
 from llm_coding_agent.errors import ToolError
-from llm_coding_agent.search import LINE_TRUNCATED, find_rg, list_files, search_files
+from llm_coding_agent.tools.search import LINE_TRUNCATED, find_rg, list_files, search_files
 
 HAVE_RG = find_rg() is not None
 needs_rg = pytest.mark.skipif(not HAVE_RG, reason="ripgrep (rg) is not available")

@@ -8,7 +8,7 @@ import os
 import llm
 import pytest
 
-from llm_coding_agent.settings import (
+from llm_coding_agent.safety.settings import (
     SettingsError,
     add_user_rule,
     is_trusted,

@@ -16,7 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from llm_coding_agent.errors import ToolError
-from llm_coding_agent.shell import (
+from llm_coding_agent.tools.shell import (
     CommandOutput,
     _HeadTail,
     child_environment,
@@ -269,7 +269,7 @@ def test_memory_stays_bounded_for_huge_output(tmp_path):
         """
         import resource, sys, time
         from pathlib import Path
-        from llm_coding_agent.shell import run_command
+        from llm_coding_agent.tools.shell import run_command
         baseline = int(next(l.split()[1] for l in open('/proc/self/status') if l.startswith('VmHWM')))
         start = time.monotonic()
         out = run_command("head -c 600000000 /dev/zero | tr '\\\\0' a", Path(sys.argv[1]), timeout=60)

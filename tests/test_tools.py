@@ -418,7 +418,7 @@ def test_execute_command_scrubs_secrets(tools, monkeypatch):
 
 
 def test_sandbox_unavailable_is_an_error_for_the_model(project, monkeypatch):
-    from llm_coding_agent import tools as tools_module
+    from llm_coding_agent.tools import toolbox as tools_module
 
     monkeypatch.setattr(tools_module, "bwrap_problem", lambda: "bwrap not found")
     t = CodingTools(str(project), sandbox="auto")

@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from llm_coding_agent.errors import CodingAgentError
-from llm_coding_agent.undo import (
+from llm_coding_agent.safety.undo import (
     SnapshotTooLarge,
     UndoError,
     UndoHistory,
@@ -725,7 +725,7 @@ def test_stale_index_lock_is_cleared_but_a_live_one_is_respected(root, tmp_path)
 
 
 def test_only_the_newest_snapshots_are_kept(root, tmp_path, monkeypatch):
-    import llm_coding_agent.undo as undo_module
+    import llm_coding_agent.safety.undo as undo_module
 
     monkeypatch.setattr(undo_module, "_GC_EVERY", 2)
     history = UndoHistory(root, cache_dir=tmp_path / "cache", max_snapshots=3)

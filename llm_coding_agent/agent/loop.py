@@ -23,16 +23,16 @@ from llm.models import Prompt
 from llm.parts import ToolCallPart
 
 from .context import ContextBudget, context_window, mechanical_summary, truncate_results
-from .approval import CODING_TOOL_PREFIX, ApprovalDecision, ApprovalPolicy, call_signature
-from .errors import CodingAgentError
+from ..safety.approval import CODING_TOOL_PREFIX, ApprovalDecision, ApprovalPolicy, call_signature
+from ..errors import CodingAgentError
 from .logstore import log_response
 from .mentions import attach_mentioned_files
-from .paths import resolve_root
+from ..tools.paths import resolve_root
 from .prompts import system_prompt
-from .rules import CommandRules, Verdict
-from .sandbox import SandboxUnavailable, bwrap_problem
+from ..safety.rules import CommandRules, Verdict
+from ..tools.sandbox import SandboxUnavailable, bwrap_problem
 from .textcalls import parse_text_tool_calls
-from .tools import FILE_CHANGING_TOOLS, CodingTools
+from ..tools import FILE_CHANGING_TOOLS, CodingTools
 
 __all__ = [
     "CodingAgent",
@@ -221,7 +221,7 @@ class CodingAgent:
         self.on_notice = on_notice
         self.db = db
         self.text_tool_calls = text_tool_calls
-        #: Send the files a request names along with it (see :mod:`llm_coding_agent.mentions`).
+        #: Send the files a request names along with it (see :mod:`llm_coding_agent.agent.mentions`).
         self.attach_files = attach_files
         #: When a run ends with code in the answer but no file changed, ask the model once to
         #: apply it (for headless runs, where nobody can say "now apply that").
@@ -253,7 +253,7 @@ class CodingAgent:
         self._budget_warned = False
         self.undo_history = None
         if undo:
-            from .undo import UndoHistory
+            from ..safety.undo import UndoHistory
 
             self.undo_history = UndoHistory(self.root)
         self._pending: list[llm.ToolCall] = []
@@ -566,7 +566,7 @@ class CodingAgent:
         self._log(response)
 
     def recover_text_calls(self, text: str) -> list[tuple[str, dict]]:
-        """Tool calls the model wrote as text (see :mod:`llm_coding_agent.textcalls`)."""
+        """Tool calls the model wrote as text (see :mod:`llm_coding_agent.agent.textcalls`)."""
         return parse_text_tool_calls(text, self._resolve_tool_name)
 
     def _attach_mentioned(self, prompt: str) -> str:

@@ -1,5 +1,5 @@
 """``llm code``: options, wiring and in-session commands. The loop is :class:`CodingAgent`;
-the terminal is :class:`~llm_coding_agent.ui.TerminalUI`."""
+the terminal is :class:`~llm_coding_agent.cli.ui.TerminalUI`."""
 
 from __future__ import annotations
 

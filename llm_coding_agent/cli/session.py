@@ -11,9 +11,9 @@ from typing import Any
 import click
 import llm
 
-from .agent import AgentResult, AgentStateError, CodingAgent, ModelError, logged_root
-from .errors import CodingAgentError
-from .settings import SettingsError, load_settings
+from ..agent.loop import AgentResult, AgentStateError, CodingAgent, ModelError, logged_root
+from ..errors import CodingAgentError
+from ..safety.settings import SettingsError, load_settings
 from .ui import TerminalUI, short_tool_name
 
 __all__ = ["Session", "SessionError", "EXIT_OK", "EXIT_ERROR", "EXIT_LIMIT"]

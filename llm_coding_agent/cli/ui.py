@@ -1,6 +1,6 @@
 """The terminal UI of ``llm code``: rendering with rich, input with prompt_toolkit.
 
-Nothing here knows how the agent works; :mod:`llm_coding_agent.cli` wires the two together.
+Nothing here knows how the agent works; :mod:`llm_coding_agent.cli.session` wires the two together.
 Plain text (no colour, no live updates) whenever output is not a terminal or ``NO_COLOR`` is set.
 """
 
@@ -15,7 +15,7 @@ import llm
 from rich.console import Console
 from rich.text import Text
 
-from .files import diff_stats
+from ..tools.files import diff_stats
 
 __all__ = ["TerminalUI", "ApprovalAnswer", "tool_summary", "short_tool_name"]
 

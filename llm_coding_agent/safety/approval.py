@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .rules import CommandRules, Verdict, similar_rule
-from .tools import FILE_CHANGING_TOOLS
+from ..tools import FILE_CHANGING_TOOLS
 
 __all__ = ["ApprovalPolicy", "ApprovalDecision", "Verdict", "CODING_TOOL_PREFIX"]
 

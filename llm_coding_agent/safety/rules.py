@@ -75,8 +75,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 
-from .errors import ToolError
-from .paths import PROTECTED_DIRS, is_within
+from ..errors import ToolError
+from ..tools.paths import PROTECTED_DIRS, is_within
 
 __all__ = [
     "Verdict",

@@ -38,8 +38,8 @@ from typing import Any, Callable
 
 import llm
 
-from .errors import CodingAgentError
-from .files import atomic_write
+from ..errors import CodingAgentError
+from ..tools.files import atomic_write
 
 __all__ = [
     "Settings",

@@ -55,7 +55,7 @@ from typing import Iterable
 
 import llm
 
-from .errors import CodingAgentError
+from ..errors import CodingAgentError
 
 __all__ = [
     "UndoError",

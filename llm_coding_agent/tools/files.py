@@ -1,6 +1,6 @@
 """File reading, atomic writing and exact-string editing: the engine behind the file tools.
 
-Everything here works on real (already confined) paths; :mod:`llm_coding_agent.tools` does the
+Everything here works on real (already confined) paths; :mod:`llm_coding_agent.tools.toolbox` does the
 confinement and turns :class:`~llm_coding_agent.errors.ToolError` into ``Error: ...`` strings.
 """
 
@@ -14,7 +14,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import ToolError
+from ..errors import ToolError
 
 __all__ = [
     "READ_OUTPUT_CAP",

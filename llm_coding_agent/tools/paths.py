@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from .errors import PathOutsideRoot, ToolError
+from ..errors import PathOutsideRoot, ToolError
 
 __all__ = ["resolve_root", "resolve_in_root", "is_within", "relative_display"]
 

@@ -14,7 +14,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import ToolError
+from ..errors import ToolError
 
 __all__ = [
     "SandboxConfig",

@@ -64,7 +64,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
-from .errors import ToolError
+from ..errors import ToolError
 from .paths import is_within, relative_display
 
 __all__ = ["find_rg", "list_files", "search_files", "MAX_LINE_CHARS", "LINE_TRUNCATED"]

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Mapping
 
-from .errors import ToolError
+from ..errors import ToolError
 from .sandbox import SandboxConfig, SandboxUnavailable, bwrap_problem, wrap_argv
 
 __all__ = [

@@ -17,7 +17,7 @@ from typing import Callable
 import llm
 
 from . import files, search, shell
-from .errors import ToolError
+from ..errors import ToolError
 from .paths import relative_display, resolve_in_root, resolve_root
 from .sandbox import SandboxConfig, SandboxUnavailable, bwrap_problem
 

@@ -1,0 +1,21 @@
+"""The agent layer: :class:`CodingAgent`, the loop as a Python API. No terminal code lives here.
+
+What lives here:
+
+- ``loop.py``: ``CodingAgent``: send a request, stream the answer, run the tool calls, repeat.
+- ``context.py``: the context window budget and compaction of long histories.
+- ``textcalls.py``: tool calls that weak models write as text instead of real calls.
+- ``mentions.py``: files a request names, read and sent with it.
+- ``prompts.py``: the system prompt.
+- ``logstore.py``: logging each response to llm's database as it happens.
+
+May import: :mod:`llm_coding_agent.safety`, :mod:`llm_coding_agent.tools`,
+:mod:`llm_coding_agent.errors` and ``llm``; never ``cli``. It talks to a user interface only
+through the callbacks it is given (``approve``, ``on_text``, ``on_tool``, ``on_notice``).
+"""
+
+from __future__ import annotations
+
+from .loop import AgentResult, AgentStateError, CodingAgent, ModelError, TokenUsage
+
+__all__ = ["AgentResult", "AgentStateError", "CodingAgent", "ModelError", "TokenUsage"]

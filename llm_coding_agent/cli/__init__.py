@@ -1,0 +1,19 @@
+"""The CLI layer: ``llm code``. Only rendering and input live here.
+
+What lives here:
+
+- ``command.py``: the click command and its options.
+- ``session.py``: one session: builds the agent from the options and settings, runs it
+  interactively or headless, and handles the ``!`` commands.
+- ``ui.py``: :class:`TerminalUI`, everything that draws on or reads from the terminal.
+
+May import every lower layer (``agent``, ``safety``, ``tools``, ``errors``). Nothing imports it
+but :mod:`llm_coding_agent.plugin`. ``rich`` and ``prompt_toolkit`` are imported only when
+``llm code`` runs, so other ``llm`` commands start as fast as without this plugin.
+"""
+
+from __future__ import annotations
+
+from .command import code_command, register
+
+__all__ = ["code_command", "register"]

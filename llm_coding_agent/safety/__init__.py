@@ -1,0 +1,26 @@
+"""The safety layer: the policy that decides what may run, and the means to take it back.
+
+What lives here:
+
+- ``approval.py``: :class:`ApprovalPolicy`, the one place that says whether a tool call is
+  allowed, refused, or must be asked about (and what "always" remembers).
+- ``cmdline.py``, ``rules.py``, ``destructive.py``: command rules. A shell line is parsed into
+  its simple commands (``cmdline``); allow/deny globs are matched against every one of them
+  (``rules``); commands that delete or overwrite are recognised (``destructive``).
+- ``undo.py``: snapshots of the project before each turn, so a turn can be undone whatever
+  changed the files (edits or shell commands).
+- ``settings.py``: the user's and the project's settings files, and trust in the project's.
+
+The bubblewrap sandbox is the mechanism commands run under; it lives with the shell engine in
+:mod:`llm_coding_agent.tools.sandbox`.
+
+May import: :mod:`llm_coding_agent.tools` and :mod:`llm_coding_agent.errors`; never ``agent`` or
+``cli``. Nothing here prints or prompts: asking the user is the caller's job.
+"""
+
+from __future__ import annotations
+
+from .approval import ApprovalDecision, ApprovalPolicy
+from .rules import CommandRules, Verdict
+
+__all__ = ["ApprovalDecision", "ApprovalPolicy", "CommandRules", "Verdict"]

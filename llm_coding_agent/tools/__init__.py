@@ -1,0 +1,35 @@
+"""The tools layer: :class:`CodingTools` (an ``llm.Toolbox``) and the engines behind it.
+
+What lives here:
+
+- ``toolbox.py``: ``CodingTools``, the six tools the model calls; each one turns a
+  :class:`~llm_coding_agent.errors.ToolError` into an ``Error: ...`` string the model can act on.
+- ``paths.py``: confinement of every path to the project root.
+- ``files.py``: reading, atomic writing, edit matching and diffs.
+- ``search*.py``: ``search_files`` and ``list_files`` (ripgrep, with a pure-Python fallback that
+  gives the same output).
+- ``shell.py``: running a command with a timeout, bounded output and process-tree kill.
+- ``sandbox.py``: the bubblewrap wrapper that ``shell.py`` runs commands under. It lives here,
+  not in :mod:`~llm_coding_agent.safety`, because it is *how* a command runs; the policy of
+  *whether* it runs is the safety layer's.
+
+May import: the standard library, ``llm``, and
+:mod:`llm_coding_agent.errors`. Nothing here imports ``safety``, ``agent`` or ``cli``, and nothing
+here prints: the tools have no user interface.
+"""
+
+from __future__ import annotations
+
+from .toolbox import (
+    FILE_CHANGING_TOOLS,
+    MUTATING_TOOLS,
+    READ_ONLY_TOOLS,
+    CodingTools,
+)
+
+__all__ = [
+    "FILE_CHANGING_TOOLS",
+    "MUTATING_TOOLS",
+    "READ_ONLY_TOOLS",
+    "CodingTools",
+]
