@@ -12,14 +12,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from llm_coding_agent.errors import ToolError
-from llm_coding_agent.safety.rules import (
-    CommandRules,
-    UnparsableCommand,
-    Verdict,
-    is_destructive,
-    similar_rule,
-    simple_commands,
-)
+from llm_coding_agent.safety.cmdline import UnparsableCommand, simple_commands
+from llm_coding_agent.safety.destructive import is_destructive
+from llm_coding_agent.safety.rules import CommandRules, Verdict, similar_rule
 
 A, K, D = Verdict.ALLOW, Verdict.ASK, Verdict.DENY
 P = ["pytest*"]
