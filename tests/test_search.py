@@ -1,4 +1,5 @@
-"""Tests for llm_coding_agent.tools.search: file set rules, output format, and rg/fallback identity."""
+"""Tests for llm_coding_agent.tools.search (and its engines search_rg/search_py and ignore):
+file set rules, output format, and rg/fallback identity."""
 
 from __future__ import annotations
 
@@ -13,8 +14,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from llm_coding_agent.tools import search
 from llm_coding_agent.errors import ToolError
+from llm_coding_agent.tools import CodingTools, ignore, search, search_rg
 from llm_coding_agent.tools.search import LINE_TRUNCATED, find_rg, list_files, search_files
 
 HAVE_RG = find_rg() is not None
@@ -124,8 +125,20 @@ def test_list_limit_and_more_line(root):
     make_tree(root, {f"f{i:02}.txt": "" for i in range(12)})
     out = both_list(root, None, "**/*", 5)
     assert lines(out) == [f"f{i:02}.txt" for i in range(5)] + [
-        "[7 more files not shown; narrow the pattern or path]"]
+        "[7 more files not shown (results truncated); narrow the pattern or path]"]
     assert "more files" not in both_list(root, None, "**/*", 12)
+
+
+def test_list_limit_says_truncated(root):
+    # Compatibility with 0.1a0: a cut-off answer says "truncated", keeping the count and hint.
+    make_tree(root, {f"f{i:03}.txt": "" for i in range(205)})
+    last = lines(both_list(root, None, "**/*", 5))[-1]
+    assert "truncated" in last
+    assert "200 more files not shown" in last and "narrow the pattern or path" in last
+    # The tool the model calls (default limit 200) passes the note through unchanged.
+    out = lines(CodingTools(str(root), sandbox="off").list_files())
+    assert len(out) == 201
+    assert out[-1] == "[5 more files not shown (results truncated); narrow the pattern or path]"
 
 
 def test_list_limit_with_ties_beyond_the_limit(root):
@@ -141,7 +154,7 @@ def test_list_limit_with_ties_beyond_the_limit(root):
 def test_list_ties_running_past_the_sorted_head(root, monkeypatch, margin):
     # Only the head of rg's sorted stream is split and stat()ed; a run of ties longer than the
     # head must still come out ordered by path, as the Python engine orders it.
-    monkeypatch.setattr(search, "_TIE_MARGIN", margin)
+    monkeypatch.setattr(search_rg, "_TIE_MARGIN", margin)
     make_tree(root, {f"d{i % 4}/f{i:03}.txt": "" for i in range(90)})
     for i in range(90):
         stamp = 1_800_000_000 if i % 3 else 1_700_000_000 + i
@@ -177,7 +190,7 @@ def test_list_split_across_rg_processes(root, monkeypatch, workers):
     make_tree(root, spec)
     for i, rel in enumerate(sorted(spec)):
         os.utime(root / rel, ns=((1_700_000_000 + i % 5) * 10**9,) * 2)
-    monkeypatch.setattr(search, "_rg_workers", lambda: workers)
+    monkeypatch.setattr(search_rg, "_rg_workers", lambda: workers)
     for base in (root, root / "big", root / "big/inner"):
         for limit in (1, 7, 50, 500):
             both_list(root, base, "**/*", limit)
@@ -441,7 +454,8 @@ def test_search_max_results_and_exact_more_count(root):
     out = lines(both_search(root, root, "hit", max_results=40))
     assert len(out) == 41
     assert out[:31][-1] == "f1.txt:1:hit"
-    assert out[-1] == "[110 more matches not shown; narrow the pattern or add a glob]"
+    assert out[-1] == (
+        "[110 more matches not shown (results truncated); narrow the pattern or add a glob]")
     assert len(lines(both_search(root, root, "hit", max_results=150))) == 150
 
 
@@ -449,14 +463,39 @@ def test_search_max_results_boundary_inside_one_big_file(root):
     make_tree(root, {"a.txt": "hit\n" * 5, "b.txt": "hit\n" * 1000, "c.txt": "hit\n"})
     out = lines(both_search(root, root, "hit", max_results=7))
     assert out[5:] == ["b.txt:1:hit", "b.txt:2:hit",
-                       "[999 more matches not shown; narrow the pattern or add a glob]"]
+                       "[999 more matches not shown (results truncated); "
+                       "narrow the pattern or add a glob]"]
 
 
 def test_search_results_spread_over_many_files(root):
     make_tree(root, {f"d{i // 100:02}/f{i:04}.txt": "hit\n" for i in range(1300)})
     out = lines(both_search(root, root, "hit", max_results=1250))
     assert len(out) == 1251 and out[1249] == "d12/f1249.txt:1:hit"
-    assert out[-1] == "[50 more matches not shown; narrow the pattern or add a glob]"
+    assert out[-1] == (
+        "[50 more matches not shown (results truncated); narrow the pattern or add a glob]")
+
+
+def test_search_result_limit_says_truncated(root):
+    # Compatibility with 0.1a0: a cut-off answer says "truncated", keeping the count and hint.
+    make_tree(root, {f"f{i}.txt": "hit\n" * 3 for i in range(5)})
+    last = lines(both_search(root, root, "hit", max_results=4))[-1]
+    assert "truncated" in last
+    assert "11 more matches not shown" in last and "narrow the pattern or add a glob" in last
+    out = lines(CodingTools(str(root), sandbox="off").search_files("hit", max_results=4))
+    assert out[:4] == ["f0.txt:1:hit", "f0.txt:2:hit", "f0.txt:3:hit", "f1.txt:1:hit"]
+    assert out[4] == ("[11 more matches not shown (results truncated); "
+                      "narrow the pattern or add a glob]")
+
+
+def test_search_long_line_says_truncated(root):
+    make_tree(root, {"a.txt": "short hit\n" + "q" * 1000 + " hit\n"})
+    for out in (both_search(root, root, "hit"),
+                CodingTools(str(root), sandbox="off").search_files("hit")):
+        first, second = lines(out)
+        assert first == "a.txt:1:short hit"
+        assert "truncated" in second
+        # the first MAX_LINE_CHARS characters are kept, then the marker
+        assert second == "a.txt:2:" + "q" * search.MAX_LINE_CHARS + LINE_TRUNCATED
 
 
 def test_search_long_lines_are_truncated(root):
@@ -538,7 +577,8 @@ def test_search_a_single_file(root):
     })
     out = lines(both_search(root, root / "app.log", "hit", max_results=2))
     assert out == ["app.log:1:hit 1", "app.log:3:hit 3",
-                   "[10 more matches not shown; narrow the pattern or add a glob]"]
+                   "[10 more matches not shown (results truncated); "
+                   "narrow the pattern or add a glob]"]
     assert both_search(root, root / ".hidden/h.txt", "hit") == ".hidden/h.txt:1:hit"
     assert both_search(root, root / "bin.dat", "hit") == "No matches for 'hit' in bin.dat"
     assert both_search(root, root / "src/a.py", "hit", glob="*.py") == "src/a.py:1:hit"
@@ -608,7 +648,7 @@ def test_fallback_streams_large_files(root):
     ("a/**/**", b"a/b/c", True), ("**/**/x", b"x", True),
 ])
 def test_glob_translation(glob, path, expected):
-    assert bool(search._compile_glob(glob).match(path)) is expected
+    assert bool(ignore._compile_glob(glob).match(path)) is expected
 
 
 @pytest.mark.parametrize("line, expected", [
@@ -619,7 +659,7 @@ def test_glob_translation(glob, path, expected):
     ("**/y", (False, False, "**/y")), ("a\\/", (False, True, "**/a")),
 ])
 def test_gitignore_line_parsing(line, expected):
-    rule = search._parse_rule(line)
+    rule = ignore._parse_rule(line)
     assert (rule.negated, rule.dir_only, rule.glob) == expected
 
 
@@ -682,12 +722,12 @@ def test_rg_and_fallback_agree_on_generated_trees(tree):
         base = root / tree["base"]
         if not base.is_dir():
             base = root
-        saved = search._rg_workers
-        search._rg_workers = lambda: tree["workers"]  # how list_files splits the rg walk
+        saved = search_rg._rg_workers
+        search_rg._rg_workers = lambda: tree["workers"]  # how list_files splits the rg walk
         try:
             for pattern in ("**/*", tree["pattern"]):
                 both_list(root, base, pattern, tree["limit"])
         finally:
-            search._rg_workers = saved
+            search_rg._rg_workers = saved
         both_search(root, base, "needle", tree["glob"], tree["limit"])
         both_search(root, base, "^[a-z]", None, 3)
