@@ -193,17 +193,19 @@ def test_load_unknown_conversation(tmp_path, model):
 
 
 def test_chain_limit_is_graceful_and_continue_works(model, project):
-    model.script(*[Step(tool_calls=[tool("list_files")]) for _ in range(3)], "continued fine")
+    model.script(*[Step(tool_calls=[tool("list_files")]) for _ in range(4)], "continued fine")
     agent = make_agent(model, project, chain_limit=3)
     result = agent.run("loop")
     assert result.hit_limit and result.stop_reason == "limit"
-    assert len(result.tool_calls) == 3
+    # Three rounds ran; the fourth request for tools was answered "not run", not executed.
+    assert len(result.tool_calls) == 3 and result.model_calls == 4
     assert all(r.output for _, r in result.tool_calls)
     after = agent.run("continue")
     assert after.text == "continued fine"
-    # The last round's results were sent before the new user message: no orphan calls.
+    # The unrun calls were answered before the new user message: no orphan calls.
     messages = model.prompts[-1].messages
     assert [m.role for m in messages[-3:]] == ["assistant", "tool", "user"]
+    assert "chain limit of 3 tool rounds" in messages[-2].parts[0].output
 
 
 def test_malformed_json_arguments_become_error_result(model, project):

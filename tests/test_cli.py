@@ -112,11 +112,26 @@ def test_json_needs_print():
 
 
 def test_chain_limit_exit_status(model, project):
-    model.script(*[Step(tool_calls=[tool("list_files")]) for _ in range(2)])
+    model.script(*[Step(tool_calls=[tool("list_files")]) for _ in range(3)])
     result = run(base(project, "-p", "loop", "--chain-limit", "2", "--json"))
     assert result.exit_code == 3
     final = json.loads(result.stdout.splitlines()[-1])
     assert final["hit_limit"] is True and final["status"] == "limit"
+
+
+def test_chain_limit_notice_names_the_chain_limit_and_how_to_go_on(model, project):
+    model.script(*[Step(tool_calls=[tool("list_files")]) for _ in range(3)])
+    result = run(base(project, "-p", "loop", "--chain-limit", "2"))
+    assert result.exit_code == 3
+    assert "chain limit" in result.stderr and "llm code -c -p continue" in result.stderr
+
+
+def test_chain_limit_allows_the_answer_after_the_last_round(model, project):
+    model.script(Step(tool_calls=[tool("list_files")]), "all listed")
+    result = run(base(project, "-p", "list", "--chain-limit", "1", "--json"))
+    assert result.exit_code == 0
+    final = json.loads(result.stdout.splitlines()[-1])
+    assert final["hit_limit"] is False and final["text"] == "all listed"
 
 
 @pytest.mark.parametrize(

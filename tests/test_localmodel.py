@@ -90,13 +90,13 @@ def test_exploration_larger_than_the_window_completes(real_model, tmp_path):
     agent = CodingAgent(model=real_model, root=str(root), approve=True, undo=False, sandbox="off",
                         chain_limit=4, options={"max_tokens": 400})
     assert agent.context.window == 16_384
-    original = agent._consume
+    original = agent.consume
 
     def consume(response, result):
         original(response, result)
         requests.append(response.usage().input)
 
-    agent._consume = consume
+    agent.consume = consume
     result = agent.run(
         "Call read_file on part1.log and on part2.log (both files, complete), then tell me the code word "
         "on the first line of each."

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["IncrementalLogStore", "log_response"]
+__all__ = ["IncrementalLogStore", "log_response", "logged_root", "conversation_root", "db_path"]
 
 try:
     from llm.logs import LogStore
@@ -71,3 +71,48 @@ def log_response(response: Any, db: Any, store: Any = None) -> Any:
         store = IncrementalLogStore(db)
     store.log(response)
     return store
+
+
+# -- reading back: where a logged conversation worked ---------------------------------------------
+
+def db_path(db: Any) -> str | None:
+    """The file of a ``sqlite_utils.Database`` (or a path given as such); None for llm's default."""
+    import os
+
+    if db is None:
+        return None
+    if isinstance(db, (str, os.PathLike)):
+        return os.fspath(db)
+    rows = db.execute("PRAGMA database_list").fetchall()
+    return rows[0][2] if rows else None
+
+
+def logged_root(conversation_id: str | None, db: Any = None) -> str | None:
+    """The project root a logged conversation worked in (None if unknown)."""
+    from llm.cli import load_conversation
+
+    import click
+
+    try:
+        conversation = load_conversation(conversation_id, database=db_path(db))
+    except click.ClickException:
+        return None
+    return conversation_root(conversation) if conversation else None
+
+
+def conversation_root(conversation) -> str | None:
+    """The root of the ``CodingTools`` a loaded conversation was logged with, if it still exists."""
+    import json
+    import re
+    from pathlib import Path
+
+    for spec in conversation.loaded_tools or []:
+        match = re.match(r"^CodingTools\((.*)\)$", spec, re.DOTALL)
+        if match:
+            try:
+                root = json.loads(match.group(1)).get("root")
+            except (ValueError, AttributeError):
+                continue
+            if root and Path(root).is_dir():
+                return root
+    return None

@@ -6,12 +6,15 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
 import click
 import llm
 
-from ..agent.loop import AgentResult, AgentStateError, CodingAgent, ModelError, logged_root
+from ..agent import AgentResult, AgentStateError, CodingAgent, ModelError
+from ..agent.logstore import logged_root
+from ..agent.results import LIMIT_STOPS
+from ..config import SessionConfig
 from ..errors import CodingAgentError
 from ..safety.settings import SettingsError, load_settings
 from .ui import TerminalUI, short_tool_name
@@ -46,25 +49,28 @@ class SessionError(CodingAgentError):
 
 
 def _exit_status(result: AgentResult) -> int:
-    return EXIT_LIMIT if result.stop_reason in ("limit", "repeated_failures", "repeated_calls", "max_turns", "max_tokens") else EXIT_OK
+    return EXIT_LIMIT if result.stop_reason in LIMIT_STOPS else EXIT_OK
 
 
 class Session:
-    def __init__(self, opts, ui: TerminalUI | None = None):
-        self.opts = opts
-        self.headless = opts.print_prompt is not None
-        self.root = Path(opts.directory).expanduser()
+    """One ``llm code`` session, configured by the options the command line gave (a layer of
+    :class:`~llm_coding_agent.config.SessionConfig` values) over the settings files."""
+
+    def __init__(self, command_line: Mapping[str, Any], ui: TerminalUI | None = None):
+        given = SessionConfig().layered(command_line)
+        self.headless = given.print_prompt is not None
+        self.root = Path(given.root or ".").expanduser()
         if not self.root.is_dir():
-            raise SessionError(f"directory does not exist: {opts.directory}")
+            raise SessionError(f"directory does not exist: {given.root}")
         self.root = self.root.resolve()
-        if (opts.continue_ or opts.conversation_id) and opts.directory == ".":
+        if given.continues and given.root is None:
             # Settings belong to the project the conversation worked in, not the current directory.
-            self.root = Path(logged_root(opts.conversation_id) or self.root)
+            self.root = Path(logged_root(given.conversation_id) or self.root)
         self.ui = ui or TerminalUI(
             stdout=sys.stderr if self.headless else sys.stdout,
             history_path=llm.user_dir() / "llm-code-history.txt",
         )
-        self.db = self._open_db()
+        self.db = self._open_db(given)
         try:
             self.settings = load_settings(self.root, trust=None if self.headless else self._trust_project)
         except SettingsError as ex:
@@ -74,19 +80,21 @@ class Session:
                 f"{self.settings.untrusted_project_file} has allow rules that are inactive until you "
                 "trust it (run interactively to be asked)"
             )
-        self.extra_tools = self._gather_tools(opts.tool_specs, opts.functions)
+        #: The effective configuration: defaults, then the settings files, then the command line.
+        self.config: SessionConfig = SessionConfig().layered(self.settings.config_layer(), command_line)
+        self.extra_tools = self._gather_tools(self.config.tool_specs, self.config.functions)
         self._previewed: set[str | None] = set()  # calls whose diff the approval prompt showed
         self.agent = self._make_agent()
 
     # -- construction -----------------------------------------------------------------------------
 
-    def _open_db(self):
+    def _open_db(self, config: SessionConfig):
         from llm.cli import logs_db_path, logs_on
         from llm.migrations import migrate
         import sqlite_utils
 
         if not logs_on():
-            if self.opts.continue_ or self.opts.conversation_id:
+            if config.continues:
                 raise SessionError("cannot continue a conversation: logging is off (`llm logs on`)")
             return None
         db = sqlite_utils.Database(logs_db_path())
@@ -110,47 +118,33 @@ class Session:
             raise SessionError(ex.message) from None
 
     def _agent_kwargs(self) -> dict[str, Any]:
-        o, s = self.opts, self.settings
+        config = self.config
         return dict(
+            config.agent_arguments(),
             root=str(self.root),
-            approve=True if o.yolo else self._headless_approve if self.headless else self._approve,
-            chain_limit=o.chain_limit,
-            system=o.system,
-            key=o.key,
-            options=o.options,
-            disabled_tools=o.no_tools,
+            # Headless runs have nobody to say "now apply that": nudge once instead.
+            nudge_unapplied=self.headless or config.nudge_unapplied,
+            approve=True if config.yolo else self._headless_approve if self.headless else self._approve,
             tools=self.extra_tools,
             on_text=self._on_text,
             on_tool=self._on_tool,
-            db=self.db,
-            allow=list(s.allow) + list(o.allow),
-            deny=list(s.deny) + list(o.deny),
-            sandbox=o.sandbox or s.sandbox or "auto",
-            network=o.network if o.network is not None else bool(s.network),
-            env_allow=s.env_allow,
-            allow_unsandboxed=False if self.headless else self._allow_unsandboxed,
-            undo=o.undo,
             on_notice=self.ui.notice,
-            max_tokens=o.max_tokens,
-            max_turns=o.max_turns,
-            context_window=o.context_window,
-            # Headless runs have nobody to say "now apply that": nudge once instead.
-            nudge_unapplied=self.headless,
-            attach_files=o.attach_files,
+            db=self.db,
+            allow_unsandboxed=False if self.headless else self._allow_unsandboxed,
         )
 
     def _make_agent(self, fresh: bool = False) -> CodingAgent:
-        o = self.opts
+        config = self.config
         kwargs = self._agent_kwargs()
         try:
-            if not fresh and (o.continue_ or o.conversation_id):
-                if o.model_id:
-                    kwargs["model"] = self._model(o.model_id)
-                if o.directory == ".":
+            if not fresh and config.continues:
+                kwargs["model"] = self._model(config.model) if config.model else None
+                if config.root is None:
                     kwargs.pop("root")  # the logged root wins unless -d was given
-                agent = CodingAgent.load(o.conversation_id, **kwargs)
+                agent = CodingAgent.load(config.conversation_id, **kwargs)
             else:
-                agent = CodingAgent(model=self._model(o.model_id), **kwargs)
+                kwargs["model"] = self._model(config.model)
+                agent = CodingAgent(**kwargs)
         except (AgentStateError, ModelError) as ex:
             raise SessionError(str(ex)) from None
         self._check_model(agent.model)
@@ -174,7 +168,7 @@ class Session:
         needs_key = getattr(model, "needs_key", None)
         if needs_key:
             try:
-                key = model.get_key(self.opts.key)
+                key = model.get_key(self.config.key)
             except llm.NeedsKeyException:
                 key = None
             if not key:
@@ -187,7 +181,7 @@ class Session:
     # -- callbacks --------------------------------------------------------------------------------
 
     def _on_text(self, chunk: str) -> None:
-        if self.opts.json_output:
+        if self.config.json_output:
             self._emit({"type": "text", "text": chunk})
         elif self.headless:
             sys.stdout.write(chunk)
@@ -196,7 +190,7 @@ class Session:
             self.ui.stream_text(chunk)
 
     def _on_tool(self, call: llm.ToolCall, result: llm.ToolResult) -> None:
-        if self.opts.json_output:
+        if self.config.json_output:
             self._emit({
                 "type": "tool_call", "id": call.tool_call_id, "name": call.name,
                 "arguments": call.arguments,
@@ -261,11 +255,11 @@ class Session:
         try:
             result = self.agent.run(task)
         except (ModelError, AgentStateError) as ex:
-            if self.opts.json_output:
+            if self.config.json_output:
                 self._emit({"type": "final", "status": "error", "error": str(ex)})
             raise SessionError(str(ex)) from None
         status = _exit_status(result)
-        if self.opts.json_output:
+        if self.config.json_output:
             self._emit({
                 "type": "final",
                 "text": result.text,
@@ -286,12 +280,13 @@ class Session:
 
     def _stop_message(self, result: AgentResult) -> str:
         return {
-            "limit": f"Stopped after {self.opts.chain_limit} tool rounds (--chain-limit); say 'continue' to go on.",
+            "limit": f"Stopped: the chain limit of {self.config.chain_limit} tool rounds was reached (--chain-limit); "
+            + ("to go on, run `llm code -c -p continue`." if self.headless else "say 'continue' to go on."),
             "repeated_failures": "Stopped: the model kept repeating a failing call.",
             "repeated_calls": "Stopped: the model kept repeating the same call with the same result.",
             "interrupted": "Interrupted.",
-            "max_turns": f"Stopped: --max-turns {self.opts.max_turns} reached.",
-            "max_tokens": f"Stopped: --max-tokens {self.opts.max_tokens} reached.",
+            "max_turns": f"Stopped: --max-turns {self.config.max_turns} reached.",
+            "max_tokens": f"Stopped: --max-tokens {self.config.max_tokens} reached.",
         }.get(result.stop_reason, result.stop_reason)
 
     def run_interactive(self, first_prompt: str | None) -> int:
@@ -422,8 +417,8 @@ class Session:
             f"compactions: {len(agent.context.compactions)}, about {saved:,} tokens saved",
             f"model {agent.model.model_id}; llm has no price data, so no cost is shown",
         ]
-        if agent.max_tokens:
-            lines.append(f"budget: --max-tokens {agent.max_tokens:,}")
+        if agent.config.max_tokens:
+            lines.append(f"budget: --max-tokens {agent.config.max_tokens:,}")
         return "\n".join(lines)
 
 

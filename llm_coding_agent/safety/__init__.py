@@ -4,9 +4,11 @@ What lives here:
 
 - ``approval.py``: :class:`ApprovalPolicy`, the one place that says whether a tool call is
   allowed, refused, or must be asked about (and what "always" remembers).
-- ``cmdline.py``, ``rules.py``, ``destructive.py``: command rules. A shell line is parsed into
-  its simple commands (``cmdline``); allow/deny globs are matched against every one of them
-  (``rules``); commands that delete or overwrite are recognised (``destructive``).
+- ``cmdline.py``, ``cmdwords.py``, ``rules.py``, ``destructive.py``: command rules. A shell
+  line is parsed into its simple commands (``cmdline``, from the pieces in ``cmdwords``:
+  quoting, words, the bounded call into bashlex); allow/deny globs are matched against every one
+  of them (``rules``); commands that delete, overwrite or discard work are recognised
+  (``destructive``).
 - ``undo.py``: snapshots of the project before each turn, so a turn can be undone whatever
   changed the files (edits or shell commands).
 - ``settings.py``: the user's and the project's settings files, and trust in the project's.

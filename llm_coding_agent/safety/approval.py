@@ -13,11 +13,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .rules import CommandRules, Verdict, similar_rule
-from ..tools import FILE_CHANGING_TOOLS
+from ..tools import CODING_TOOL_PREFIX, FILE_CHANGING_TOOLS
 
 __all__ = ["ApprovalPolicy", "ApprovalDecision", "Verdict", "CODING_TOOL_PREFIX"]
 
-CODING_TOOL_PREFIX = "CodingTools_"
 _READ_ONLY = {f"{CODING_TOOL_PREFIX}{name}" for name in ("read_file", "list_files", "search_files")}
 _EDITS = {f"{CODING_TOOL_PREFIX}{name}" for name in FILE_CHANGING_TOOLS}
 _COMMAND = f"{CODING_TOOL_PREFIX}execute_command"

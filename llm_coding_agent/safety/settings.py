@@ -28,6 +28,7 @@ unset.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
@@ -38,6 +39,7 @@ from typing import Any, Callable
 
 import llm
 
+from ..config import SANDBOX_MODES, AgentConfig
 from ..errors import CodingAgentError
 from ..tools.files import atomic_write
 
@@ -52,8 +54,12 @@ __all__ = [
     "add_user_rule",
 ]
 
-_KEYS: dict[str, type] = {"allow": list, "deny": list, "network": bool, "sandbox": str, "env_allow": list}
-_SANDBOX_MODES = ("auto", "on", "off")
+#: The keys a settings file may hold: the config fields marked ``settings_file``, with their types.
+_KEYS: dict[str, type] = {
+    f.name: {"list": list, "bool": bool, "str": str}[str(f.type)]
+    for f in dataclasses.fields(AgentConfig)
+    if f.metadata.get("settings_file")
+}
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
@@ -77,6 +83,11 @@ class Settings:
     #: Every loosening value of the untrusted project file (``allow``, ``env_allow``, ``network``,
     #: ``sandbox``), for a trust prompt that shows all of it.
     project_pending: dict[str, Any] = field(default_factory=dict)
+
+    def config_layer(self) -> dict[str, Any]:
+        """The values these settings give to :meth:`AgentConfig.layered <llm_coding_agent.config.AgentConfig.layered>`
+        (unset ones left out)."""
+        return {name: getattr(self, name) for name in _KEYS if getattr(self, name) is not None}
 
 
 def _settings_dir() -> Path:
@@ -130,8 +141,8 @@ def _parse(path: Path, raw: bytes) -> dict:
                 raise SettingsError(f"{path}: {key!r} must be a list of strings")
         elif not isinstance(value, kind):
             raise SettingsError(f"{path}: {key!r} must be {kind.__name__}, not {json.dumps(value)}")
-    if "sandbox" in data and data["sandbox"] not in _SANDBOX_MODES:
-        raise SettingsError(f"{path}: 'sandbox' must be one of {', '.join(_SANDBOX_MODES)}")
+    if "sandbox" in data and data["sandbox"] not in SANDBOX_MODES:
+        raise SettingsError(f"{path}: 'sandbox' must be one of {', '.join(SANDBOX_MODES)}")
     for name in data.get("env_allow", []):
         if not _ENV_NAME.match(name):
             raise SettingsError(f"{path}: 'env_allow' entry {name!r} is not a variable name")

@@ -27,7 +27,11 @@ from .toolbox import (
     CodingTools,
 )
 
+#: How llm names this toolbox's tools: ``CodingTools_read_file`` and so on.
+CODING_TOOL_PREFIX = CodingTools.__name__ + "_"
+
 __all__ = [
+    "CODING_TOOL_PREFIX",
     "FILE_CHANGING_TOOLS",
     "MUTATING_TOOLS",
     "READ_ONLY_TOOLS",

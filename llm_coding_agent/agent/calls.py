@@ -1,0 +1,277 @@
+"""One tool call, from the model's request to its result: validation, the approval decision,
+pausing, the sandbox question, and execution through llm's own executor.
+
+:class:`ToolCalls` is part of :class:`~llm_coding_agent.CodingAgent` (a mixin, so that each step
+stays a method a subclass can override: ``decide``, ``execute_call``, ``ask``). It relies on the
+agent's ``tools``, ``coding_tools``, ``policy``, ``approve``, ``allow_unsandboxed`` and ``model``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterable
+
+import llm
+from llm.models import Prompt
+
+from ..safety.approval import ApprovalDecision
+from ..safety.rules import Verdict
+from ..tools import CODING_TOOL_PREFIX
+from ..tools.sandbox import SandboxUnavailable, bwrap_problem
+from .guards import RepeatTracker, short_name
+from .results import AgentResult
+
+__all__ = ["ToolCalls", "argument_problem", "wrap_tools"]
+
+_COMMAND_TOOL = f"{CODING_TOOL_PREFIX}execute_command"
+
+
+class ToolCalls:
+    """The per-call machinery of :class:`~llm_coding_agent.CodingAgent`."""
+
+    tools: list[llm.Tool]
+    _pending: list[llm.ToolCall]
+    _sandbox_asked: bool
+
+    def decide(self, call: llm.ToolCall) -> ApprovalDecision:
+        """The approval policy's verdict for ``call``. Calls that cannot run (unknown tool, bad
+        arguments) are allowed through: they only produce an error for the model."""
+        tool = self._tool(self._resolve_tool_name(call.name) or "")
+        if tool is None or argument_problem(tool, call.arguments):
+            return ApprovalDecision(Verdict.ALLOW, "nothing will run")
+        decision = self.policy.decide(tool.name, call.arguments)
+        if decision.verdict is Verdict.ASK and self._bound_to_fail(tool, call):
+            return ApprovalDecision(Verdict.ALLOW, "nothing will change")
+        return decision
+
+    def execute_all(
+        self,
+        calls: list[llm.ToolCall],
+        result: AgentResult,
+        preapproved: set[str] | None = None,
+        repeats: RepeatTracker | None = None,
+    ) -> list[llm.ToolResult]:
+        """Run a batch of calls in order. A ``PauseChain`` leaves the call that raised it and the
+        rest pending; Ctrl-C answers the rest as interrupted so the history stays consistent."""
+        results: list[llm.ToolResult] = []
+        for index, call in enumerate(calls):
+            try:
+                tool_result = self.execute_call(call, preapproved)
+            except llm.PauseChain:
+                result.paused = True
+                self._pending = list(calls[index:])
+                return results
+            except KeyboardInterrupt:
+                result.interrupted = True
+                results += [
+                    self._error(rest, "interrupted by the user before this call finished")
+                    for rest in calls[index:]
+                ]
+                return results
+            note = repeats.observe(call, tool_result) if repeats is not None else None
+            if note:
+                tool_result.output += note
+            results.append(tool_result)
+            result.tool_calls.append((call, tool_result))
+            if self.on_tool:
+                self.on_tool(call, tool_result)
+        return results
+
+    def execute_call(self, call: llm.ToolCall, preapproved: set[str] | None = None) -> llm.ToolResult:
+        """Validate, approve and run one tool call; always returns a result for the model."""
+        tool = self._tool(self._resolve_tool_name(call.name) or "")
+        if tool is None:
+            return self._error(call, self._unknown_tool_message(call.name))
+        problem = argument_problem(tool, call.arguments)
+        if problem:
+            return self._error(call, problem)
+        resolved = llm.ToolCall(name=tool.name, arguments=call.arguments, tool_call_id=call.tool_call_id)
+        refusal = self.approval_refusal(tool, call, resolved, preapproved)
+        if refusal is not None:
+            return refusal
+        tool_result = execute_with_llm(self.model, tool, resolved)
+        tool_result.name = call.name
+        return tool_result
+
+    def approval_refusal(
+        self, tool: llm.Tool, call: llm.ToolCall, resolved: llm.ToolCall, preapproved: set[str] | None
+    ) -> llm.ToolResult | None:
+        """The result to send instead of running ``call`` (denied, declined, bound to fail, no
+        sandbox), or None when it may run. ``resolved`` is the call under the tool's real name
+        (what the approver sees); ``preapproved`` holds the ids a ``resume()`` approved."""
+        decision = self.policy.decide(tool.name, call.arguments)
+        if decision.verdict is Verdict.DENY:
+            return self._cancelled(call, f"refused by a deny rule: {decision.reason}")
+        if decision.verdict is Verdict.ASK:
+            error = self._bound_to_fail(tool, call)
+            if error:
+                # Nothing would change (missing file, no match, outside the root): no question.
+                return self._error(call, error)
+            if preapproved is not None:
+                if call.tool_call_id not in preapproved:
+                    return self._cancelled(call, "the user declined this call")
+            else:
+                try:
+                    if not self.ask(tool, resolved):
+                        return self._cancelled(call, "the user declined this call")
+                except llm.CancelToolCall as ex:
+                    return self._cancelled(call, f"the user declined this call: {ex}")
+        if tool.name == _COMMAND_TOOL and not self._sandbox_ready():
+            return self._error(
+                call,
+                f"commands must run in a sandbox but {bwrap_problem()}; the user did not allow "
+                "running unsandboxed. Use the file tools instead, or ask the user.",
+            )
+        return None
+
+    def ask(self, tool: llm.Tool, call: llm.ToolCall) -> bool:
+        """Ask ``approve`` about a call the policy cannot allow on its own. It may raise
+        ``llm.CancelToolCall`` (declined, with a reason) or ``llm.PauseChain`` (decide later)."""
+        if self.approve is True:
+            return True
+        if callable(self.approve):
+            return bool(self.approve(tool, call))
+        return False
+
+    def _bound_to_fail(self, tool: llm.Tool, call: llm.ToolCall) -> str | None:
+        """The error a file change will certainly return (missing file, no match, ...), if any."""
+        if not tool.name.startswith(CODING_TOOL_PREFIX):
+            return None
+        return self.coding_tools._plan(short_name(tool.name), call.arguments)[1]
+
+    def _sandbox_ready(self) -> bool:
+        try:
+            self.coding_tools._sandbox()
+            return True
+        except SandboxUnavailable as ex:
+            if self._sandbox_asked or self.allow_unsandboxed is False:
+                return False
+            self._sandbox_asked = True
+            allowed = (
+                self.allow_unsandboxed(str(ex))
+                if callable(self.allow_unsandboxed)
+                else bool(self.allow_unsandboxed)
+            )
+            self.coding_tools._allow_unsandboxed(allowed)
+            return allowed
+
+    def _tool(self, name: str) -> llm.Tool | None:
+        return next((t for t in self.tools if t.name == name), None)
+
+    def _resolve_tool_name(self, name: Any) -> str | None:
+        """The real tool a model meant: exact name, or the short form weak models often use."""
+        if not isinstance(name, str):
+            return None
+        names = [t.name for t in self.tools]
+        if name in names:
+            return name
+        wanted = name.strip().lower()
+        for candidate in names:
+            if candidate.lower() == wanted or short_name(candidate).lower() == wanted:
+                return candidate
+        return None
+
+    def _unknown_tool_message(self, name: Any) -> str:
+        return (
+            f"Error: there is no tool named {name!r}. Available tools: "
+            + ", ".join(t.name for t in self.tools)
+            + '. Call one of them with its arguments, e.g. CodingTools_read_file with {"path": "README.md"}.'
+        )
+
+    @staticmethod
+    def _error(call: llm.ToolCall, message: str) -> llm.ToolResult:
+        if not message.startswith("Error:"):
+            message = "Error: " + message
+        return llm.ToolResult(name=call.name, output=message, tool_call_id=call.tool_call_id)
+
+    @staticmethod
+    def _cancelled(call: llm.ToolCall, reason: str) -> llm.ToolResult:
+        return llm.ToolResult(
+            name=call.name,
+            output=f"Cancelled: {reason}. Do not retry the same call; adjust your plan or ask the user.",
+            tool_call_id=call.tool_call_id,
+            exception=llm.CancelToolCall(reason),
+        )
+
+
+# -- helpers ------------------------------------------------------------------------------------
+
+
+def wrap_tools(tools: Iterable[Any]) -> list[llm.Tool]:
+    """``llm.Tool`` objects for the extra tools given to the agent (tools, toolboxes, functions)."""
+    wrapped: list[llm.Tool] = []
+    for tool in tools:
+        if isinstance(tool, llm.Tool):
+            wrapped.append(tool)
+        elif isinstance(tool, llm.Toolbox):
+            wrapped.extend(tool.tools())
+        elif isinstance(tool, type) and issubclass(tool, llm.Toolbox):
+            wrapped.extend(tool().tools())
+        elif callable(tool):
+            wrapped.append(llm.Tool.function(tool))
+        else:
+            raise TypeError(f"not a tool: {tool!r}")
+    return wrapped
+
+
+_JSON_TYPES = {
+    "string": str,
+    "integer": int,
+    "number": (int, float),
+    "boolean": bool,
+    "array": list,
+    "object": dict,
+}
+
+
+def _call_shape(tool: llm.Tool) -> str:
+    props = tool.input_schema.get("properties", {})
+    required = set(tool.input_schema.get("required", []))
+    fields = []
+    for name, spec in props.items():
+        kind = spec.get("type") or "/".join(s.get("type", "?") for s in spec.get("anyOf", []))
+        fields.append(f'"{name}": <{kind}{"" if name in required else ", optional"}>')
+    return f"{tool.name} with arguments {{{', '.join(fields)}}}"
+
+
+def argument_problem(tool: llm.Tool, arguments: Any) -> str | None:
+    """Why ``arguments`` cannot be passed to ``tool`` (None when they can)."""
+    shape = _call_shape(tool)
+    if not isinstance(arguments, dict):
+        return f"arguments must be a JSON object. Call {shape}"
+    if "_raw" in arguments and len(arguments) == 1:
+        raw = str(arguments["_raw"])[:200]
+        return f"the arguments were not valid JSON ({raw!r}). Call {shape}"
+    props = tool.input_schema.get("properties", {})
+    required = tool.input_schema.get("required", [])
+    missing = [r for r in required if r not in arguments]
+    if missing:
+        return f"missing required argument(s): {', '.join(missing)}. Call {shape}"
+    unknown = [k for k in arguments if k not in props]
+    if unknown and props:
+        return f"unknown argument(s): {', '.join(unknown)}. Call {shape}"
+    for name, value in arguments.items():
+        spec = props.get(name, {})
+        kinds = [spec.get("type")] if spec.get("type") else [s.get("type") for s in spec.get("anyOf", [])]
+        kinds = [k for k in kinds if k]
+        if not kinds or value is None and "null" in kinds:
+            continue
+        if value is None:
+            return f"argument {name!r} must not be null. Call {shape}"
+        ok = any(
+            isinstance(value, _JSON_TYPES[k]) and not (k in ("integer", "number") and isinstance(value, bool))
+            for k in kinds
+            if k in _JSON_TYPES
+        )
+        # Numbers sent as strings ("10") are common and harmless: the tools coerce them.
+        if not ok and not (isinstance(value, str) and kinds[0] in ("integer", "number", "boolean")):
+            return f"argument {name!r} must be {'/'.join(kinds)}, got {type(value).__name__}. Call {shape}"
+    return None
+
+
+def execute_with_llm(model: llm.Model, tool: llm.Tool, call: llm.ToolCall) -> llm.ToolResult:
+    """Run one call through llm's own executor (ToolOutput, exceptions → ``Error:``, PauseChain).
+
+    The carrier response is never sent to the model: it only gives llm's executor its context.
+    """
+    carrier = llm.Response(Prompt("", model, tools=[tool]), model, stream=False)
+    return carrier.execute_tool_calls(tool_calls_list=[call])[0]

@@ -1,0 +1,94 @@
+"""Guards the loop applies between rounds: a model going round in circles, and code shown in an
+answer but never applied. Budgets (tokens, turns, rounds) are checked in the loop itself."""
+
+from __future__ import annotations
+
+import re
+
+import llm
+
+from ..safety.approval import call_signature
+from ..tools import CODING_TOOL_PREFIX, FILE_CHANGING_TOOLS
+from .results import AgentResult
+
+__all__ = ["RepeatTracker", "REPEAT_WARN", "REPEAT_STOP", "UNAPPLIED_CODE_NUDGE", "changed_a_file", "shows_unapplied_code"]
+
+#: Identical calls in one run, with nothing changed in between, before the model is told to
+#: change approach...
+REPEAT_WARN = 2
+#: ...and before the run is stopped (failed tasks cost several times the tokens of solved ones,
+#: so a model that is going round in circles is stopped early).
+REPEAT_STOP = 4
+
+#: What a headless run sends once when the model answers with code instead of applying it.
+UNAPPLIED_CODE_NUDGE = (
+    "[Note from the system: your answer shows code, but no file in the project was changed. "
+    "Nobody will copy it over for you. If the request needs a change, make it now with the "
+    "tools (read_file, then edit_file or write_file) and verify it; if no change is needed, "
+    "say so in one sentence.]"
+)
+#: A fenced code block of at least two lines.
+_CODE_BLOCK = re.compile(r"```[^\n`]*\n(?:[^\n]*\n){2,}?\s*```")
+
+
+def short_name(name: str) -> str:
+    """``CodingTools_read_file`` -> ``read_file``; other names unchanged."""
+    return name[len(CODING_TOOL_PREFIX):] if name.startswith(CODING_TOOL_PREFIX) else name
+
+
+def changed_a_file(call: llm.ToolCall, result: llm.ToolResult) -> bool:
+    """The call wrote or edited a file of the project."""
+    return (
+        short_name(call.name) in FILE_CHANGING_TOOLS
+        and not result.exception
+        and not result.output.startswith(("Error:", "Cancelled", "Unchanged"))
+    )
+
+
+def shows_unapplied_code(result: AgentResult) -> bool:
+    """The run's answer shows code although no file was changed in it."""
+    if any(changed_a_file(call, tool_result) for call, tool_result in result.tool_calls):
+        return False
+    return bool(_CODE_BLOCK.search(result.text))
+
+
+class RepeatTracker:
+    """Spots a model going round in circles within one run.
+
+    A call counts as a repeat when the same tool was called with the same arguments and got the
+    same outcome (the same error, or byte-identical output) with no file written or edited in
+    between. Editing a file and re-running the tests is progress, not a loop, so every successful
+    file change starts the count afresh.
+    """
+
+    def __init__(self) -> None:
+        self.counts: dict[tuple, int] = {}
+        self.changes = 0
+        #: "repeated_failures" or "repeated_calls" once a call reached ``REPEAT_STOP``.
+        self.stop_reason: str | None = None
+
+    def observe(self, call: llm.ToolCall, result: llm.ToolResult) -> str | None:
+        """Record one executed call; returns a note to append to its result, if any."""
+        arguments = call.arguments if isinstance(call.arguments, dict) else {}
+        failed = result.output.startswith("Error:")
+        key = (call_signature(call.name, arguments), self.changes)
+        if not failed:
+            key += (hash(result.output),)
+        count = self.counts[key] = self.counts.get(key, 0) + 1
+        if changed_a_file(call, result):
+            self.changes += 1
+        if count >= REPEAT_STOP and self.stop_reason is None:
+            self.stop_reason = "repeated_failures" if failed else "repeated_calls"
+        if count < REPEAT_WARN:
+            return None
+        if failed:
+            return (
+                f"\n[This identical call has failed {count} times. Do not repeat "
+                "it: read the error, check your assumptions (read the file, list the "
+                "directory), and try a different approach.]"
+            )
+        return (
+            f"\n[You have made this identical call {count} times and got exactly the same result; "
+            "nothing changed in between. Repeating it will not help: act on what it shows "
+            "(change the code), try something else, or give your final answer.]"
+        )

@@ -1,0 +1,69 @@
+"""Closing llm responses that ended early, and describing model failures.
+
+llm has no public way to finish a response whose stream stopped before its end (Ctrl-C, an answer
+cut off for length, a provider that raised on malformed call JSON); these helpers take the same
+steps ``Response.__iter__`` takes at the end of a stream, so the conversation records the response
+and its history stays consistent.
+"""
+
+from __future__ import annotations
+
+import llm
+from llm.parts import ToolCallPart
+
+__all__ = ["close_response", "close_interrupted", "stream_tool_calls", "describe_model_error", "get_model"]
+
+
+def close_response(response: llm.Response) -> None:
+    if response._done:
+        return
+    response._done = True
+    if response.conversation is not None:
+        response.conversation._record_response(response)
+
+
+def close_interrupted(response: llm.Response, note: str = "\n[interrupted by the user]") -> None:
+    """Keep the text streamed so far; drop half-received tool calls (they never ran)."""
+    from llm.parts import StreamEvent
+
+    response._stream_events = [e for e in response._stream_events if e.type in ("text", "reasoning")]
+    response._tool_calls = []
+    response._chunks.append(note)
+    response._stream_events.append(StreamEvent(type="text", chunk=note))
+    response._stream_events[-1].part_index = max(
+        (e.part_index for e in response._stream_events[:-1] if e.part_index is not None), default=0
+    )
+    close_response(response)
+
+
+def stream_tool_calls(response: llm.Response) -> list[llm.ToolCall]:
+    """Tool calls present in the stream events but not (yet) in ``response.tool_calls()``."""
+    known = {c.tool_call_id for c in response._tool_calls}
+    calls = []
+    for message in response._messages_now():
+        for part in message.parts:
+            if isinstance(part, ToolCallPart) and not part.server_executed and part.tool_call_id not in known:
+                calls.append(
+                    llm.ToolCall(name=part.name, arguments=part.arguments, tool_call_id=part.tool_call_id)
+                )
+    return calls
+
+
+def describe_model_error(model: llm.Model, ex: Exception) -> str:
+    text = str(ex) or type(ex).__name__
+    if isinstance(ex, llm.NeedsKeyException) or "api key" in text.lower() or "api_key" in text.lower():
+        key_name = getattr(model, "needs_key", None) or "<provider>"
+        return f"{model.model_id} needs an API key: run `llm keys set {key_name}` ({text})"
+    return f"{model.model_id} failed: {text}"
+
+
+def get_model(model: "str | llm.Model | None") -> llm.Model:
+    """The model object for an id, alias or model (None: llm's default model)."""
+    from .results import ModelError
+
+    if isinstance(model, llm.Model) or (model is not None and hasattr(model, "conversation")):
+        return model  # type: ignore[return-value]
+    try:
+        return llm.get_model(model) if model else llm.get_model(llm.get_default_model())
+    except llm.UnknownModelError as ex:
+        raise ModelError(f"unknown model: {ex}") from None

@@ -1,0 +1,243 @@
+"""The typed configuration of a session: one field per option, in one place.
+
+:class:`AgentConfig` holds what :class:`~llm_coding_agent.CodingAgent` needs;
+:class:`SessionConfig` adds what only ``llm code`` needs (the task, ``--json``, ``-c``...). Each
+field's metadata says where else it appears, so adding an option is adding one field here:
+
+- ``flags``: the ``llm code`` option(s) that set it (:func:`llm_coding_agent.cli.command` builds
+  the click options from them, with ``help`` as their help text and ``click`` as extra arguments);
+- ``settings_file``: it may be set in the settings files (``settings.json``; see
+  :mod:`llm_coding_agent.safety.settings` for the trust rules a project's file is subject to).
+
+Values combine in layers with :meth:`AgentConfig.layered`: defaults, then the settings files, then
+the command line (or ``CodingAgent``'s keyword arguments). A later layer replaces a scalar and
+extends a list (rules from the settings files and from ``--allow`` both apply).
+
+This module sits below every layer (like :mod:`llm_coding_agent.errors`) and imports nothing of
+the package.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+__all__ = ["AgentConfig", "SessionConfig", "SANDBOX_MODES"]
+
+#: Values of the ``sandbox`` option.
+SANDBOX_MODES = ("auto", "on", "off")
+
+
+def _option(
+    default: Any = None,
+    *,
+    flags: tuple[str, ...] = (),
+    help: str = "",
+    settings_file: bool = False,
+    convert: Any = None,
+    **click: Any,
+) -> Any:
+    """A config field. ``convert`` turns the command line's value (e.g. a tuple of pairs) into
+    the field's type; ``click`` holds extra arguments for ``click.option``."""
+    metadata = {"flags": flags, "help": help, "settings_file": settings_file, "convert": convert, "click": click}
+    if isinstance(default, (list, dict)):
+        factory = type(default)
+        return field(default_factory=factory, metadata=metadata)
+    return field(default=default, metadata=metadata)
+
+
+@dataclass
+class AgentConfig:
+    """Everything that configures a :class:`~llm_coding_agent.CodingAgent`."""
+
+    model: str | None = _option(flags=("-m", "--model"), help="Model to use (default: llm's default model)")
+    """Model id or alias; ``None`` is llm's default model (or the logged one when continuing)."""
+
+    root: str | None = _option(
+        flags=("-d", "--directory"), help="Project directory the agent works in (default: the current one)",
+        metavar="DIR",
+    )
+    """The project directory every tool is confined to. ``None``: the current directory for a new
+    session, the logged project root when a conversation is continued."""
+
+    chain_limit: int = _option(
+        25, flags=("--chain-limit",), help="Tool rounds per task before stopping (then the model answers)",
+        type=int, show_default=True,
+    )
+    """Tool-execution rounds per task. After the last one the model gets the results and gives its
+    answer; a run that still wants tools after that stops with ``hit_limit``."""
+
+    system: str | None = _option(flags=("-s", "--system"), help="Extra instructions appended to the system prompt")
+    """Extra instructions appended to the system prompt."""
+
+    key: str | None = _option(flags=("--key",), help="API key to use")
+    """API key for the model (else llm's stored key or the provider's environment variable)."""
+
+    options: dict = _option(
+        {}, flags=("-o", "--option"), help="Model option", type=(str, str), multiple=True,
+        metavar="KEY VALUE", convert=dict,
+    )
+    """Model options (``-o temperature 0.2``), validated by the model's own ``Options`` class."""
+
+    disabled_tools: list = _option(
+        [], flags=("--no-tool",), help="Withhold a tool, e.g. --no-tool execute_command",
+        multiple=True, metavar="NAME", convert=list,
+    )
+    """Names of the six tools to withhold from the model (``execute_command`` or
+    ``CodingTools_execute_command``)."""
+
+    allow: list = _option(
+        [], flags=("--allow",), help='Pre-approve commands matching a glob, e.g. "pytest*"',
+        settings_file=True, multiple=True, metavar="PATTERN", convert=list,
+    )
+    """Command rules that approve without asking (globs matched against every command of a line)."""
+
+    deny: list = _option(
+        [], flags=("--deny",), help='Refuse commands matching a glob, e.g. "git push*"',
+        settings_file=True, multiple=True, metavar="PATTERN", convert=list,
+    )
+    """Command rules that refuse, whatever else approves (``--yolo`` included)."""
+
+    sandbox: str = _option(
+        "auto", flags=("--sandbox",), help="Run commands in bubblewrap: auto (default; ask if unavailable), on, off",
+        settings_file=True, choices=SANDBOX_MODES,
+    )
+    """``auto``: sandboxed, and ask before running unsandboxed where bubblewrap cannot run;
+    ``on``: sandboxed or not at all; ``off``: never sandboxed."""
+
+    network: bool = _option(
+        False, flags=("--network",), help="Allow network access inside the sandbox", settings_file=True,
+        is_flag=True,
+    )
+    """Whether sandboxed commands may use the network."""
+
+    env_allow: list = _option([], settings_file=True)
+    """Secret-looking environment variables (``*_TOKEN``, ``*_KEY``...) commands may still inherit."""
+
+    undo: bool = _option(
+        True, flags=("--undo/--no-undo",), help="Snapshot the project before each turn (for !undo)",
+    )
+    """Snapshot the project before each turn so it can be undone, whatever changed the files."""
+
+    max_tokens: int | None = _option(
+        flags=("--max-tokens",), help="Stop once the session used this many tokens (input+output)", type=int,
+    )
+    """Hard token budget for the session (input + output); a warning at 80 %."""
+
+    max_turns: int | None = _option(flags=("--max-turns",), help="Stop a task after this many model calls", type=int)
+    """Hard budget of model calls per task."""
+
+    context_window: int | None = _option(
+        flags=("--context-window",), help="The model's context window in tokens (default: known or 16k)",
+        type=int,
+    )
+    """The model's context window in tokens (default: known for the model, else 16k)."""
+
+    attach_files: bool = _option(
+        True, flags=("--attach/--no-attach",), help="Send the files a request names along with it",
+    )
+    """Read the project files a request names (``fix prices.py``, ``@src/app.py``) and send them
+    with it."""
+
+    text_tool_calls: bool = True
+    """Recover tool calls that a model wrote as text (fenced JSON and the like) instead of real calls."""
+
+    nudge_unapplied: bool = False
+    """When a run ends with code in the answer but no file changed, ask the model once to apply
+    it (headless runs, where nobody can say "now apply that")."""
+
+    # -- combining ------------------------------------------------------------------------------
+
+    @classmethod
+    def field_names(cls) -> set[str]:
+        return {f.name for f in dataclasses.fields(cls)}
+
+    def layered(self, *layers: Mapping[str, Any]):
+        """A copy with each layer applied in turn: scalars replaced, lists extended (no duplicates).
+
+        A layer holds only values that were given; ``None`` counts as not given. An unknown name
+        raises ``TypeError``, as an unknown keyword argument would.
+        """
+        kinds = {f.name: f for f in dataclasses.fields(self)}
+        values = {name: getattr(self, name) for name in kinds}
+        for layer in layers:
+            for name, value in layer.items():
+                if name not in kinds:
+                    raise TypeError(f"{type(self).__name__} has no option {name!r}")
+                if value is None:
+                    continue
+                current = values[name]
+                if isinstance(current, list):
+                    values[name] = current + [v for v in value if v not in current]
+                elif isinstance(current, dict):
+                    values[name] = {**current, **dict(value)}
+                else:
+                    values[name] = value
+        return dataclasses.replace(self, **values)
+
+    @classmethod
+    def command_line_layer(cls, params: Mapping[str, Any]) -> dict[str, Any]:
+        """The options a parsed command line gave, as a layer for :meth:`layered`.
+
+        ``params`` are click's keyword arguments, named after the fields; options not given
+        arrive as ``None`` (or an empty tuple for a repeatable one) and are left out, so the
+        layers below them (defaults, settings files) show through.
+        """
+        given: dict[str, Any] = {}
+        for f in dataclasses.fields(cls):
+            if f.name not in params:
+                continue
+            value = params[f.name]
+            if value is None or (f.metadata.get("click", {}).get("multiple") and not value):
+                continue
+            convert = f.metadata.get("convert")
+            given[f.name] = convert(value) if convert else value
+        return given
+
+    def agent_arguments(self) -> dict[str, Any]:
+        """The fields :class:`~llm_coding_agent.CodingAgent` takes, as keyword arguments."""
+        return {name: getattr(self, name) for name in AgentConfig.field_names()}
+
+
+@dataclass
+class SessionConfig(AgentConfig):
+    """An ``llm code`` session: the agent's configuration plus what only the command uses."""
+
+    print_prompt: str | None = _option(
+        flags=("-p", "--print"), help="Run one task headless, print the answer, exit", metavar="TASK",
+    )
+    """The task of a headless run (``-p``): print the answer and exit."""
+
+    json_output: bool = _option(False, flags=("--json",), help="With -p: JSON Lines events on stdout", is_flag=True)
+    """With ``-p``: JSON Lines events (text, tool_call, tool_result, final) on stdout."""
+
+    yolo: bool = _option(False, flags=("--yolo",), help="Approve every tool call (deny rules still apply)", is_flag=True)
+    """Approve every tool call; deny rules and destructive-command checks still apply."""
+
+    continue_: bool = _option(
+        False, flags=("-c", "--continue"), help="Continue the most recent conversation", is_flag=True,
+    )
+    """Continue the most recent logged conversation."""
+
+    conversation_id: str | None = _option(
+        flags=("--cid", "--conversation"), help="Continue the conversation with this id",
+    )
+    """Continue the logged conversation with this id."""
+
+    tool_specs: list = _option(
+        [], flags=("-T", "--tool"), help="Add an llm tool (as llm chat -T)", multiple=True, metavar="NAME",
+        convert=list,
+    )
+    """Extra llm tools by name or toolbox spec, as ``llm chat -T``."""
+
+    functions: list = _option(
+        [], flags=("--functions",), help="Python file or code defining extra tool functions", multiple=True,
+        metavar="FILE", convert=list,
+    )
+    """Python files (or code) defining extra tool functions, as ``llm chat --functions``."""
+
+    @property
+    def continues(self) -> bool:
+        """The session continues a logged conversation (``-c`` or ``--cid``)."""
+        return bool(self.continue_ or self.conversation_id)
