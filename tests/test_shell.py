@@ -148,8 +148,9 @@ def test_timeout_returns_partial_output_and_kills_tree(tmp_path, reap_pids):
     assert 0.9 < elapsed < 4
     assert wait_dead(grandchild, within=1)
     formatted = format_command_output(out, 1)
-    assert formatted.startswith("before\nafter\n")
-    assert formatted.splitlines()[-1].startswith("Error: command timed out after 1 s")
+    # 0.1a0 compatibility: the error comes first, then the partial output.
+    assert formatted.startswith("Error: command timed out after 1 s")
+    assert formatted.endswith("Output so far:\nbefore\nafter")
 
 
 def test_timeout_kills_descendant_that_left_the_group(tmp_path, reap_pids):
@@ -406,5 +407,5 @@ def test_format_command_output():
     assert ok == "hello\nExit code: 0"
     assert format_command_output(CommandOutput("", 2, False, 0), 120) == "(no output)\nExit code: 2"
     late = format_command_output(CommandOutput("partial\n", None, True, 0), 5)
-    assert late.startswith("partial\nError: command timed out after 5 s")
+    assert late.startswith("Error: command timed out after 5 s") and late.endswith("Output so far:\npartial")
     assert "Exit code" not in late

@@ -264,7 +264,7 @@ def test_edit_multiple_matches_names_lines(tools, project):
 def test_edit_replace_all(tools, project):
     (project / "m.py").write_text("x = 1\nx = 1\n")
     out = tools.edit_file("m.py", "x = 1", "x = 2", replace_all=True)
-    assert "(+2 -2)" in out
+    assert "(+2 -2, 2 replacements)" in out
     assert (project / "m.py").read_text() == "x = 2\nx = 2\n"
 
 
@@ -351,7 +351,7 @@ def test_edit_missing_file_and_binary(tools, project):
 
 def test_edit_replace_all_string_flag(tools, project):
     (project / "m.py").write_text("q\nq\n")
-    assert "(+2 -2)" in tools.edit_file("m.py", "q", "r", replace_all="true")
+    assert "(+2 -2, 2 replacements)" in tools.edit_file("m.py", "q", "r", replace_all="true")
 
 
 # -- stale edits ----------------------------------------------------------------------------------

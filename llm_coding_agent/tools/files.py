@@ -108,7 +108,7 @@ def read_page(real: Path, display: str, offset: int = 0, limit: int = 2000) -> s
     if real.is_dir():
         raise ToolError(f"{display} is a directory; use list_files to see what it contains")
     if not real.exists():
-        raise ToolError(f"{display} does not exist; use list_files or search_files to find the right path")
+        raise ToolError(f"{display} not found: it does not exist; use list_files or search_files to find the right path")
     with open(real, "rb") as f:
         head = f.read(_BINARY_SNIFF)
         if _looks_binary(head):
@@ -201,7 +201,7 @@ def decode_file(real: Path, display: str | None = None) -> DecodedFile:
         mode = stat.S_IMODE(real.stat().st_mode)
     except FileNotFoundError:
         raise ToolError(
-            f"{display} does not exist; create it with write_file or check the path with list_files"
+            f"{display} not found: it does not exist; create it with write_file or check the path with list_files"
         ) from None
     if _looks_binary(data[:_BINARY_SNIFF]):
         raise ToolError(f"{display} is a binary file; it cannot be edited as text")

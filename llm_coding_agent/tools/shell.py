@@ -225,12 +225,11 @@ def format_command_output(out: CommandOutput, timeout: float) -> str:
             shown = f"{normalize_timeout(timeout):g}"
         except ToolError:
             shown = str(timeout)
-        text += (
-            f"Error: command timed out after {shown} s; the process tree was killed. "
-            "Output so far is shown above."
-        )
+        # The error comes first (every tool error begins with "Error:", as in 0.1a0).
+        error = f"Error: command timed out after {shown} s; the process tree was killed."
         if shown != f"{MAX_TIMEOUT:g}":
-            text += f" Pass a larger timeout (at most {MAX_TIMEOUT:g} s) if it needs longer."
+            error += f" Pass a larger timeout (at most {MAX_TIMEOUT:g} s) if it needs longer."
+        text = error + " Output so far:\n" + text.rstrip("\n")
     else:
         text += f"Exit code: {out.exit_code}"
         if out.exit_code is not None and out.exit_code < 0:

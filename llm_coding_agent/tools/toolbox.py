@@ -159,7 +159,7 @@ class CodingTools(llm.Toolbox):
         candidates = [line for line in found.splitlines() if line and not line.startswith(("[", "No files"))]
         if candidates:
             hint = "did you mean " + " or ".join(candidates) + "?"
-        raise ToolError(f"{display} does not exist; {hint}")
+        raise ToolError(f"{display} not found: it does not exist; {hint}")
 
     def _sandbox(self) -> SandboxConfig | None:
         """The sandbox for the next command, or None when the user chose to run unsandboxed."""
@@ -318,7 +318,12 @@ class CodingTools(llm.Toolbox):
         self._remember(real)
         diff = files.unified_diff(decoded.text, after, display)
         added, removed = files.diff_stats(diff)
-        return f"Edited {display} (+{added} -{removed})\n{diff}"
+        count = ""
+        if replace_all:
+            # 0.1a0 reported the count; callers parse "N replacements".
+            n = decoded.text.count(old_string)
+            count = f", {n} replacement{'s' if n != 1 else ''}"
+        return f"Edited {display} (+{added} -{removed}{count})\n{diff}"
 
     @_tool
     def list_files(self, pattern: str = "**/*", path: str = ".") -> str:
