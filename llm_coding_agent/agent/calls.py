@@ -15,9 +15,9 @@ from llm.models import Prompt
 
 from ..safety.approval import ApprovalDecision
 from ..safety.rules import Verdict
-from ..tools import CODING_TOOL_PREFIX
+from ..tools import CODING_TOOL_PREFIX, short_tool_name
 from ..tools.sandbox import SandboxUnavailable, bwrap_problem
-from .guards import RepeatTracker, short_name
+from .guards import RepeatTracker
 from .results import AgentResult
 
 __all__ = ["ToolCalls", "argument_problem", "wrap_tools"]
@@ -136,7 +136,7 @@ class ToolCalls:
         """The error a file change will certainly return (missing file, no match, ...), if any."""
         if not tool.name.startswith(CODING_TOOL_PREFIX):
             return None
-        return self.coding_tools._plan(short_name(tool.name), call.arguments)[1]
+        return self.coding_tools._plan(short_tool_name(tool.name), call.arguments)[1]
 
     def _sandbox_ready(self) -> bool:
         try:
@@ -166,7 +166,7 @@ class ToolCalls:
             return name
         wanted = name.strip().lower()
         for candidate in names:
-            if candidate.lower() == wanted or short_name(candidate).lower() == wanted:
+            if candidate.lower() == wanted or short_tool_name(candidate).lower() == wanted:
                 return candidate
         return None
 

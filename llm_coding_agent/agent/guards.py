@@ -8,7 +8,7 @@ import re
 import llm
 
 from ..safety.approval import call_signature
-from ..tools import CODING_TOOL_PREFIX, FILE_CHANGING_TOOLS
+from ..tools import FILE_CHANGING_TOOLS, short_tool_name
 from .results import AgentResult
 
 __all__ = ["RepeatTracker", "REPEAT_WARN", "REPEAT_STOP", "UNAPPLIED_CODE_NUDGE", "changed_a_file", "shows_unapplied_code"]
@@ -31,15 +31,10 @@ UNAPPLIED_CODE_NUDGE = (
 _CODE_BLOCK = re.compile(r"```[^\n`]*\n(?:[^\n]*\n){2,}?\s*```")
 
 
-def short_name(name: str) -> str:
-    """``CodingTools_read_file`` -> ``read_file``; other names unchanged."""
-    return name[len(CODING_TOOL_PREFIX):] if name.startswith(CODING_TOOL_PREFIX) else name
-
-
 def changed_a_file(call: llm.ToolCall, result: llm.ToolResult) -> bool:
     """The call wrote or edited a file of the project."""
     return (
-        short_name(call.name) in FILE_CHANGING_TOOLS
+        short_tool_name(call.name) in FILE_CHANGING_TOOLS
         and not result.exception
         and not result.output.startswith(("Error:", "Cancelled", "Unchanged"))
     )

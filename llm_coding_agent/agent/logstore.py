@@ -10,6 +10,10 @@ next time. A new or changed message (compaction builds new ones) is hashed and s
 
 from __future__ import annotations
 
+import json
+import os
+import re
+from pathlib import Path
 from typing import Any
 
 __all__ = ["IncrementalLogStore", "log_response", "logged_root", "conversation_root", "db_path"]
@@ -77,8 +81,6 @@ def log_response(response: Any, db: Any, store: Any = None) -> Any:
 
 def db_path(db: Any) -> str | None:
     """The file of a ``sqlite_utils.Database`` (or a path given as such); None for llm's default."""
-    import os
-
     if db is None:
         return None
     if isinstance(db, (str, os.PathLike)):
@@ -100,14 +102,13 @@ def logged_root(conversation_id: str | None, db: Any = None) -> str | None:
     return conversation_root(conversation) if conversation else None
 
 
+_ROOT_SPEC = re.compile(r"^CodingTools\((.*)\)$", re.DOTALL)
+
+
 def conversation_root(conversation) -> str | None:
     """The root of the ``CodingTools`` a loaded conversation was logged with, if it still exists."""
-    import json
-    import re
-    from pathlib import Path
-
     for spec in conversation.loaded_tools or []:
-        match = re.match(r"^CodingTools\((.*)\)$", spec, re.DOTALL)
+        match = _ROOT_SPEC.match(spec)
         if match:
             try:
                 root = json.loads(match.group(1)).get("root")

@@ -27,11 +27,11 @@ from ..config import AgentConfig
 from ..errors import CodingAgentError
 from ..safety.approval import ApprovalPolicy
 from ..safety.rules import CommandRules, Verdict
-from ..tools import CODING_TOOL_PREFIX, CodingTools
+from ..tools import CODING_TOOL_PREFIX, CodingTools, short_tool_name
 from ..tools.paths import resolve_root
 from .calls import ToolCalls, wrap_tools
 from .context import ContextBudget, context_window, mechanical_summary, truncate_results
-from .guards import UNAPPLIED_CODE_NUDGE, RepeatTracker, short_name, shows_unapplied_code
+from .guards import UNAPPLIED_CODE_NUDGE, RepeatTracker, shows_unapplied_code
 from .logstore import conversation_root, db_path, log_response, logged_root
 from .mentions import attach_mentioned_files
 from .prompts import system_prompt
@@ -123,8 +123,8 @@ class CodingAgent(ToolCalls):
         self.policy = ApprovalPolicy(
             root=self.root, rules=CommandRules(allow=list(c.allow), deny=list(c.deny)), yolo=approve is True
         )
-        disabled = {short_name(n) for n in c.disabled_tools}
-        self.tools: list[llm.Tool] = [t for t in self.coding_tools.tools() if short_name(t.name) not in disabled]
+        disabled = {short_tool_name(n) for n in c.disabled_tools}
+        self.tools: list[llm.Tool] = [t for t in self.coding_tools.tools() if short_tool_name(t.name) not in disabled]
         self.tools.extend(wrap_tools(tools))
         self.conversation = conversation or self.model.conversation(tools=self.tools)
         self.conversation.tools = self.tools

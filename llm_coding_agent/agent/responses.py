@@ -11,6 +11,8 @@ from __future__ import annotations
 import llm
 from llm.parts import ToolCallPart
 
+from .results import ModelError
+
 __all__ = ["close_response", "close_interrupted", "stream_tool_calls", "describe_model_error", "get_model"]
 
 
@@ -59,8 +61,6 @@ def describe_model_error(model: llm.Model, ex: Exception) -> str:
 
 def get_model(model: "str | llm.Model | None") -> llm.Model:
     """The model object for an id, alias or model (None: llm's default model)."""
-    from .results import ModelError
-
     if isinstance(model, llm.Model) or (model is not None and hasattr(model, "conversation")):
         return model  # type: ignore[return-value]
     try:

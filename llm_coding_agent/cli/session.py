@@ -17,7 +17,8 @@ from ..agent.results import LIMIT_STOPS
 from ..config import SessionConfig
 from ..errors import CodingAgentError
 from ..safety.settings import SettingsError, load_settings
-from .ui import TerminalUI, short_tool_name
+from ..tools import short_tool_name
+from .ui import TerminalUI
 
 __all__ = ["Session", "SessionError", "EXIT_OK", "EXIT_ERROR", "EXIT_LIMIT"]
 

@@ -15,9 +15,10 @@ import llm
 from rich.console import Console
 from rich.text import Text
 
+from ..tools import short_tool_name
 from ..tools.files import diff_stats
 
-__all__ = ["TerminalUI", "ApprovalAnswer", "tool_summary", "short_tool_name"]
+__all__ = ["TerminalUI", "ApprovalAnswer", "tool_summary"]
 
 _KEY_ARGUMENT = {
     "read_file": "path",
@@ -27,10 +28,6 @@ _KEY_ARGUMENT = {
     "search_files": "pattern",
     "execute_command": "command",
 }
-
-
-def short_tool_name(name: str) -> str:
-    return name.split("_", 1)[1] if name.startswith("CodingTools_") else name
 
 
 def _count_lines(output: str, prefix_check: Callable[[str], bool]) -> int:

@@ -30,10 +30,17 @@ from .toolbox import (
 #: How llm names this toolbox's tools: ``CodingTools_read_file`` and so on.
 CODING_TOOL_PREFIX = CodingTools.__name__ + "_"
 
+
+def short_tool_name(name: str) -> str:
+    """``CodingTools_read_file`` -> ``read_file``; other names unchanged."""
+    return name[len(CODING_TOOL_PREFIX):] if name.startswith(CODING_TOOL_PREFIX) else name
+
+
 __all__ = [
     "CODING_TOOL_PREFIX",
     "FILE_CHANGING_TOOLS",
     "MUTATING_TOOLS",
     "READ_ONLY_TOOLS",
     "CodingTools",
+    "short_tool_name",
 ]
