@@ -17,7 +17,7 @@ from ..agent.results import LIMIT_STOPS
 from ..config import SessionConfig
 from ..errors import CodingAgentError
 from ..safety.settings import SettingsError, load_settings
-from ..tools import short_tool_name
+from ..tools import CODING_TOOL_PREFIX, short_tool_name
 from .ui import TerminalUI
 
 __all__ = ["Session", "SessionError", "EXIT_OK", "EXIT_ERROR", "EXIT_LIMIT"]
@@ -219,7 +219,7 @@ class Session:
         agent = self.agent
         name = short_tool_name(tool.name)
         arguments = call.arguments if isinstance(call.arguments, dict) else {}
-        if tool.name.startswith("CodingTools_"):
+        if tool.name.startswith(CODING_TOOL_PREFIX):
             preview = agent.coding_tools._preview(name, arguments)
         else:
             preview = "$ " + tool.name + " " + json.dumps(arguments)

@@ -13,11 +13,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .rules import CommandRules, Verdict, similar_rule
-from ..tools import CODING_TOOL_PREFIX, FILE_CHANGING_TOOLS
+from ..tools import CODING_TOOL_PREFIX, FILE_CHANGING_TOOLS, READ_ONLY_TOOLS
 
 __all__ = ["ApprovalPolicy", "ApprovalDecision", "Verdict", "CODING_TOOL_PREFIX"]
 
-_READ_ONLY = {f"{CODING_TOOL_PREFIX}{name}" for name in ("read_file", "list_files", "search_files")}
+_READ_ONLY = {f"{CODING_TOOL_PREFIX}{name}" for name in READ_ONLY_TOOLS}
 _EDITS = {f"{CODING_TOOL_PREFIX}{name}" for name in FILE_CHANGING_TOOLS}
 _COMMAND = f"{CODING_TOOL_PREFIX}execute_command"
 

@@ -17,6 +17,7 @@ from typing import Callable
 import llm
 
 from . import files, search, shell
+from ..config import SANDBOX_MODES
 from ..errors import ToolError
 from .paths import relative_display, resolve_in_root, resolve_root
 from .sandbox import SandboxConfig, SandboxUnavailable, bwrap_problem
@@ -31,7 +32,6 @@ FILE_CHANGING_TOOLS = frozenset({"write_file", "edit_file"})
 MUTATING_TOOLS = FILE_CHANGING_TOOLS | {"execute_command"}
 
 MAX_COMMAND_TIMEOUT = 600
-SANDBOX_MODES = ("auto", "on", "off")
 
 
 def _tool(method: Callable[..., str]) -> Callable[..., str]:
