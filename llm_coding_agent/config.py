@@ -237,6 +237,13 @@ class SessionConfig(AgentConfig):
     )
     """Python files (or code) defining extra tool functions, as ``llm chat --functions``."""
 
+    local: bool = _option(
+        False, flags=("--local",), help="Use the built-in local model (code-local; no API key needed)",
+        is_flag=True,
+    )
+    """Use the built-in local model, ``code-local`` (the same as ``-m code-local``). Without ``-m``
+    or ``--local``, ``llm code`` also falls back to it when llm's default model has no API key."""
+
     @property
     def continues(self) -> bool:
         """The session continues a logged conversation (``-c`` or ``--cid``)."""

@@ -1,4 +1,5 @@
-"""llm plugin hooks: the ``CodingTools`` toolbox and the ``llm code`` command."""
+"""llm plugin hooks: the ``CodingTools`` toolbox, the ``llm code`` command and the built-in
+``code-local`` model."""
 
 from __future__ import annotations
 
@@ -10,6 +11,15 @@ def register_tools(register):
     from .tools import CodingTools
 
     register(CodingTools)
+
+
+@llm.hookimpl
+def register_models(register):
+    # Registered even without the [local] extra, so `llm -m code-local` says how to install it.
+    # The model module imports neither xllamacpp nor the weights until a prompt runs.
+    from .local.model import LocalModel
+
+    register(LocalModel())
 
 
 @llm.hookimpl

@@ -4,6 +4,7 @@ plugin hook, the way llm's own test-suite does it."""
 from __future__ import annotations
 
 import json
+import os
 import sys
 from dataclasses import dataclass, field
 from typing import Any
@@ -97,11 +98,20 @@ class _Plugin:
         register(KeyedModel())
 
 
+#: The real weights of the built-in model, when the environment names them (CI: serve.sh's file).
+REAL_LOCAL_WEIGHTS = os.environ.get("LLM_CODE_LOCAL_MODEL")
+
+
 @pytest.fixture(autouse=True)
 def user_dir(tmp_path_factory, monkeypatch):
     path = tmp_path_factory.mktemp("llm-user")
     monkeypatch.setenv("LLM_USER_PATH", str(path))
     monkeypatch.delenv("KEYED_API_KEY", raising=False)
+    # The built-in model never fetches 1 GB of weights in a test, and sees no weights unless a
+    # test gives them.
+    monkeypatch.delenv("LLM_CODE_LOCAL_MODEL", raising=False)
+    monkeypatch.setenv("LLM_CODE_LOCAL_FETCH", "0")
+    monkeypatch.setenv("LLM_CODE_LOCAL_MODEL_DIR", str(path / "models"))
     return path
 
 

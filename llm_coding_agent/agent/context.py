@@ -48,6 +48,7 @@ KNOWN_WINDOWS: dict[str, int] = {
     "gemini": 1_000_000,
     "mistral": 32_000,
     "local-qwen": 16_384,
+    "code-local": 16_384,
     "qwen": 32_768,
     "llama": 8_192,
 }

@@ -18,6 +18,8 @@ from ..config import SessionConfig
 from ..errors import CodingAgentError
 from ..safety.settings import SettingsError, load_settings
 from ..tools import CODING_TOOL_PREFIX, short_tool_name
+from ..local import MODEL_ID, is_available
+from .local import local_notice, missing_key_message, model_lacks_key, prepare_local_model
 from .ui import TerminalUI
 
 __all__ = ["Session", "SessionError", "EXIT_OK", "EXIT_ERROR", "EXIT_LIMIT"]
@@ -85,6 +87,7 @@ class Session:
         self.config: SessionConfig = SessionConfig().layered(self.settings.config_layer(), command_line)
         self.extra_tools = self._gather_tools(self.config.tool_specs, self.config.functions)
         self._previewed: set[str | None] = set()  # calls whose diff the approval prompt showed
+        self._prepared_local: llm.Model | None = None  # the built-in model, once its weights are ready
         self.agent = self._make_agent()
 
     # -- construction -----------------------------------------------------------------------------
@@ -136,15 +139,16 @@ class Session:
 
     def _make_agent(self, fresh: bool = False) -> CodingAgent:
         config = self.config
-        kwargs = self._agent_kwargs()
+        continues = not fresh and config.continues
+        # The model first: preparing the built-in one sets the context window the agent gets.
+        model = self._model(config.model) if config.model or config.local or not continues else None
+        kwargs = dict(self._agent_kwargs(), model=model)
         try:
-            if not fresh and config.continues:
-                kwargs["model"] = self._model(config.model) if config.model else None
+            if continues:
                 if config.root is None:
                     kwargs.pop("root")  # the logged root wins unless -d was given
                 agent = CodingAgent.load(config.conversation_id, **kwargs)
             else:
-                kwargs["model"] = self._model(config.model)
                 agent = CodingAgent(**kwargs)
         except (AgentStateError, ModelError) as ex:
             raise SessionError(str(ex)) from None
@@ -152,12 +156,19 @@ class Session:
         return agent
 
     def _model(self, model_id: str | None) -> llm.Model:
+        """The model to use: the one named, else llm's default, else (no key for the default, and
+        nothing named) the built-in local model, saying so in one line."""
+        if model_id is None and self.config.local:
+            model_id = MODEL_ID
         try:
             model = llm.get_model(model_id) if model_id else llm.get_model(llm.get_default_model())
         except llm.UnknownModelError:
             raise SessionError(
                 f"unknown model: {model_id or llm.get_default_model()} (see `llm models`)"
             ) from None
+        if model_id is None and model_lacks_key(model, self.config.key) and is_available():
+            self.ui.notice(local_notice(model.model_id, model.needs_key), style="dim")
+            model = llm.get_model(MODEL_ID)
         self._check_model(model)
         return model
 
@@ -166,18 +177,16 @@ class Session:
             raise SessionError(
                 f"model {model.model_id} does not support tools; pick one that does with -m (see `llm models`)"
             )
-        needs_key = getattr(model, "needs_key", None)
-        if needs_key:
+        if model_lacks_key(model, self.config.key):
+            raise SessionError(missing_key_message(model))
+        if model.model_id == MODEL_ID and model is not self._prepared_local:
             try:
-                key = model.get_key(self.config.key)
-            except llm.NeedsKeyException:
-                key = None
-            if not key:
-                env = getattr(model, "key_env_var", None)
-                raise SessionError(
-                    f"model {model.model_id} needs an API key: run `llm keys set {needs_key}`"
-                    + (f" or set {env}" if env else "")
-                )
+                n_ctx = prepare_local_model(model, self.config.options, self.ui.notice)
+            except llm.ModelError as ex:
+                raise SessionError(str(ex)) from None
+            self._prepared_local = model
+            if self.config.context_window is None:
+                self.config.context_window = n_ctx
 
     # -- callbacks --------------------------------------------------------------------------------
 
