@@ -15,8 +15,10 @@ import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Mapping
 
 from ..errors import ToolError
+from .paths import is_within
 
 __all__ = [
     "SandboxConfig",
@@ -122,7 +124,7 @@ SANDBOX_CACHE_ENV = {
 HIDDEN_DIRS = ("/tmp",)
 
 
-def interpreter_paths(root: Path, environ=None) -> list[str]:
+def interpreter_paths(root: Path, environ: Mapping[str, str] | None = None) -> list[str]:
     """Directories of the running Python and the active virtual environment that the sandbox's
     private ``/tmp`` would hide, to be shown read-only.
 
@@ -143,14 +145,10 @@ def interpreter_paths(root: Path, environ=None) -> list[str]:
         if not seed or not os.path.isabs(seed):
             continue
         for path in (os.path.normpath(seed), os.path.realpath(seed)):
-            hidden = any(_below(path, d) and path != d for d in HIDDEN_DIRS)
-            if hidden and not _below(path, str(root)) and os.path.isdir(path) and path not in found:
+            hidden = any(is_within(path, d) and path != d for d in HIDDEN_DIRS)
+            if hidden and not is_within(path, str(root)) and os.path.isdir(path) and path not in found:
                 found.append(path)
-    return [p for p in found if not any(p != q and _below(p, q) for q in found)]
-
-
-def _below(path: str, directory: str) -> bool:
-    return path == directory or path.startswith(directory.rstrip(os.sep) + os.sep)
+    return [p for p in found if not any(p != q and is_within(p, q) for q in found)]
 
 
 def wrap_argv(
