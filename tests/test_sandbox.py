@@ -6,6 +6,7 @@ import os
 import random
 import shutil
 import socket
+import subprocess
 import sys
 import tempfile
 import threading
@@ -212,6 +213,65 @@ def test_tmp_is_private(bwrap, root):
         assert not (Path("/tmp") / name).exists()
     finally:
         host_file.unlink()
+
+
+@pytest.fixture
+def tmp_venv():
+    """A venv made directly under /tmp, outside any project, beside a private host file."""
+    parent = Path(tempfile.mkdtemp(dir="/tmp", prefix="llm-code-venv-"))
+    venv = parent / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", "--system-site-packages",
+                    str(venv)], check=True, capture_output=True, timeout=60)
+    (parent / "secret.txt").write_text("host only")
+    yield venv
+    shutil.rmtree(parent)
+
+
+def test_interpreter_and_venv_under_tmp_are_shown_read_only(tmp_path, monkeypatch):
+    venv = Path(tempfile.mkdtemp(dir="/tmp", prefix="llm-code-venv-"))
+    try:
+        monkeypatch.setenv("VIRTUAL_ENV", str(venv))
+        argv = wrap_argv(["true"], SandboxConfig(tmp_path))
+        bind = argv.index("--ro-bind-try")
+        assert argv[bind : bind + 3] == ["--ro-bind-try", str(venv), str(venv)]
+        assert argv.index("--tmpfs") < bind < argv.index("--bind")  # the root stays writable
+        # A venv inside the project is the project's own: bound writable with the root.
+        inside = tmp_path / ".venv"
+        inside.mkdir()
+        monkeypatch.setenv("VIRTUAL_ENV", str(inside))
+        assert str(inside) not in wrap_argv(["true"], SandboxConfig(tmp_path))
+        monkeypatch.setenv("VIRTUAL_ENV", "/tmp")  # never the whole of /tmp
+        assert "/tmp" not in sandbox_module.interpreter_paths(tmp_path)
+    finally:
+        shutil.rmtree(venv)
+
+
+def test_venv_under_tmp_runs_inside_sandbox(bwrap, root, tmp_venv, monkeypatch):
+    monkeypatch.setenv("VIRTUAL_ENV", str(tmp_venv))
+    out = sandboxed(
+        f"{tmp_venv}/bin/python -c 'import sys; print(sys.prefix)' && touch made && "
+        f"(touch {tmp_venv}/written 2>/dev/null && echo venv-writable || echo venv-read-only); "
+        f"test -e {tmp_venv.parent / 'secret.txt'} && echo host-visible || echo host-hidden",
+        root,
+    )
+    assert out.text == f"{tmp_venv}\nvenv-read-only\nhost-hidden\n", out.text
+    assert out.exit_code == 0 and (root / "made").exists()
+    assert not (tmp_venv / "written").exists()
+
+
+def test_sandbox_tests_pass_when_run_from_a_venv_under_tmp(bwrap, tmp_venv, tmp_path):
+    # The whole chain as a user meets it: pytest itself runs from the /tmp venv (sys.prefix, no
+    # VIRTUAL_ENV), and the sandboxed commands start sys.executable, which lives in that venv.
+    repo = Path(__file__).resolve().parents[1]
+    env = {name: value for name, value in os.environ.items() if name != "VIRTUAL_ENV"}
+    env["PYTHONPATH"] = str(repo)
+    selected = "test_project_tests_run_inside_sandbox or test_network_when_allowed_and_unsandboxed"
+    result = subprocess.run(
+        [str(tmp_venv / "bin" / "python"), "-m", "pytest", "-q", "-p", "no:cacheprovider",
+         f"--basetemp={tmp_path / 'inner'}", str(Path(__file__)), "-k", selected],
+        cwd=repo, env=env, capture_output=True, text=True, timeout=300,
+    )
+    assert result.returncode == 0 and "2 passed" in result.stdout, result.stdout + result.stderr
 
 
 # --------------------------------------------------------------------------------------------------

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -23,12 +24,15 @@ from llm_coding_agent.tools.shell import (
     NO_TESTS_NOTE,
     format_command_output,
     normalize_timeout,
+    omitted_marker,
     redact,
     run_command,
     stored_key_values,
 )
 
 REPO = Path(__file__).resolve().parents[1]
+#: The cut-off marker, found by its words (not by calling omitted_marker), with the count.
+OMITTED = re.compile(r"\n\[\.\.\. output truncated: (\d+) bytes omitted[^\n]*\.\.\.\]\n")
 
 
 def alive(pid: int) -> bool:
@@ -218,9 +222,9 @@ def test_keyboard_interrupt_kills_tree_and_propagates(tmp_path, reap_pids):
 def test_head_and_tail_kept_with_marker(tmp_path):
     full = "".join(f"{n}\n" for n in range(1, 100_001)).encode()
     out = run_command("seq 1 100000", tmp_path, timeout=30, max_output=1000)
-    head, marker_and_tail = out.text.split("\n[... ", 1)
-    marker, tail = marker_and_tail.split(" bytes omitted ...]\n", 1)
-    assert int(marker) == out.omitted_bytes == len(full) - 1000
+    match = OMITTED.search(out.text)
+    head, tail = out.text[: match.start()], out.text[match.end() :]
+    assert int(match.group(1)) == out.omitted_bytes == len(full) - 1000
     assert full.startswith(head.encode()) and len(head) == 500
     assert full.endswith(tail.encode()) and len(tail) == 500
     assert tail.endswith("99999\n100000\n")
@@ -237,7 +241,7 @@ def test_cut_points_respect_multibyte_characters(tmp_path):
     # 2-byte characters with an odd limit: both cut points would otherwise split a character.
     out = run_command("for i in $(seq 5000); do printf 'é'; done", tmp_path, timeout=10, max_output=1001)
     assert "\ufffd" not in out.text
-    head, tail = out.text.split(f"\n[... {out.omitted_bytes} bytes omitted ...]\n")
+    head, tail = out.text.split(omitted_marker(out.omitted_bytes))
     assert set(head) == {"é"} and set(tail) == {"é"}
     assert out.omitted_bytes + 2 * (len(head) + len(tail)) == 10_000
 
@@ -261,7 +265,7 @@ def test_head_tail_buffer_matches_slicing(data, cuts, limit):
     else:
         assert bytes(buffer.head) == data[: limit // 2]
         assert bytes(buffer.tail[-(limit - limit // 2) :]) == data[-(limit - limit // 2) :]
-        assert f"[... {omitted} bytes omitted ...]" in text
+        assert omitted_marker(omitted) in text
         assert len(data) - limit <= omitted <= len(data) - limit + 6
 
 

@@ -18,6 +18,9 @@ from ..errors import ToolError
 
 __all__ = [
     "READ_OUTPUT_CAP",
+    "check_regular",
+    "open_regular",
+    "read_bytes",
     "LONG_LINE",
     "DecodedFile",
     "read_page",
@@ -49,6 +52,67 @@ def _sniff_encoding(head: bytes) -> str:
     if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         return "utf-16"
     return "utf-8"
+
+
+def _special_kind(mode: int) -> str:
+    if stat.S_ISFIFO(mode):
+        return "a FIFO (named pipe)"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    if stat.S_ISCHR(mode):
+        return "a character device"
+    if stat.S_ISBLK(mode):
+        return "a block device"
+    if stat.S_ISDIR(mode):
+        return "a directory"
+    return "an unknown kind of file"
+
+
+def _not_regular(display: str, mode: int) -> ToolError:
+    return ToolError(
+        f"{display} is not a regular file: it is {_special_kind(mode)}, and the file tools read "
+        "and write only regular files. Use execute_command if you really need to talk to it"
+    )
+
+
+def check_regular(real: Path, display: str) -> None:
+    """Refuse anything but a regular file or directory, or a missing path, before it is opened.
+
+    Opening a FIFO blocks until a writer appears (forever, for the model), and opening a device
+    can have side effects; a stat never does.
+    """
+    try:
+        mode = os.stat(real).st_mode
+    except (FileNotFoundError, NotADirectoryError):
+        return
+    if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
+        raise _not_regular(display, mode)
+
+
+def open_regular(real: Path | bytes, display: str):
+    """``real`` opened for binary reading, provided it is a regular file.
+
+    Checked before opening (:func:`check_regular`) and again on the open descriptor, which is
+    opened non-blocking so that a FIFO swapped in between the two cannot hang the call.
+    """
+    check_regular(real, display)
+    flags = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOCTTY", 0) | getattr(os, "O_CLOEXEC", 0)
+    fd = os.open(real, flags)
+    try:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            raise _not_regular(display, mode)
+        os.set_blocking(fd, True)
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def read_bytes(real: Path, display: str) -> bytes:
+    """The whole content of the regular file ``real`` (see :func:`open_regular`)."""
+    with open_regular(real, display) as f:
+        return f.read()
 
 
 def _skip_lines(f, count: int) -> int:
@@ -109,7 +173,7 @@ def read_page(real: Path, display: str, offset: int = 0, limit: int = 2000) -> s
         raise ToolError(f"{display} is a directory; use list_files to see what it contains")
     if not real.exists():
         raise ToolError(f"{display} not found: it does not exist; use list_files or search_files to find the right path")
-    with open(real, "rb") as f:
+    with open_regular(real, display) as f:
         head = f.read(_BINARY_SNIFF)
         if _looks_binary(head):
             size = os.fstat(f.fileno()).st_size
@@ -165,7 +229,7 @@ def read_page(real: Path, display: str, offset: int = 0, limit: int = 2000) -> s
 
 def _read_page_decoded(real: Path, display: str, offset: int, limit: int) -> str:
     # UTF-16 files are rare and small in practice; decode them whole.
-    lines = decode_file(real).text.splitlines()
+    lines = decode_file(real, display).text.splitlines()
     if offset and offset >= len(lines):
         raise ToolError(
             f"offset {offset} is past the end of {display}, which has {len(lines)} lines"
@@ -197,8 +261,9 @@ def decode_file(real: Path, display: str | None = None) -> DecodedFile:
     if real.is_dir():
         raise ToolError(f"{display} is a directory, not a file")
     try:
-        data = real.read_bytes()
-        mode = stat.S_IMODE(real.stat().st_mode)
+        with open_regular(real, display) as f:
+            data = f.read()
+            mode = stat.S_IMODE(os.fstat(f.fileno()).st_mode)
     except FileNotFoundError:
         raise ToolError(
             f"{display} not found: it does not exist; create it with write_file or check the path with list_files"

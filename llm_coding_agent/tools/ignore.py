@@ -16,8 +16,10 @@ from __future__ import annotations
 
 import os
 import re
-import stat
 from dataclasses import dataclass
+
+from ..errors import ToolError
+from .files import read_bytes
 
 
 class _GlobError(ValueError):
@@ -269,11 +271,8 @@ _ScopedRule = tuple[bytes, _Rule]
 def _read_gitignore(directory: bytes, prefix: bytes) -> list[_ScopedRule]:
     path = os.path.join(directory, b".gitignore")
     try:
-        if not stat.S_ISREG(os.stat(path).st_mode):
-            return []
-        with open(path, "rb") as fh:
-            data = fh.read()
-    except OSError:
+        data = read_bytes(path, ".gitignore")  # never blocks on a FIFO named .gitignore
+    except (OSError, ToolError):
         return []
     rules: list[_ScopedRule] = []
     for raw in data.split(b"\n"):

@@ -2,7 +2,8 @@
 
 The policy is deliberately simple so it can be explained to the user in one sentence: the command
 sees the whole filesystem read-only, may write only inside the project root and a private ``/tmp``,
-has no network unless asked for, and cannot outlive the tool call.
+has no network unless asked for, and cannot outlive the tool call. (The host's ``/tmp`` is hidden,
+except the running interpreter's and the active virtual environment's directories, read-only.)
 """
 
 from __future__ import annotations
@@ -10,17 +11,21 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Mapping
 
 from ..errors import ToolError
+from .paths import is_within
 
 __all__ = [
     "SandboxConfig",
     "SandboxUnavailable",
     "bwrap_problem",
     "find_bwrap",
+    "interpreter_paths",
     "wrap_argv",
 ]
 
@@ -115,6 +120,37 @@ SANDBOX_CACHE_ENV = {
 }
 
 
+#: Directories the sandbox replaces with empty ones (``--tmpfs``): host files there are hidden.
+HIDDEN_DIRS = ("/tmp",)
+
+
+def interpreter_paths(root: Path, environ: Mapping[str, str] | None = None) -> list[str]:
+    """Directories of the running Python and the active virtual environment that the sandbox's
+    private ``/tmp`` would hide, to be shown read-only.
+
+    A venv made under ``/tmp`` (``/tmp/venv``, or a checkout's venv beside the project) would
+    otherwise vanish, and every ``python`` or ``pytest`` the model runs would fail with
+    ``/tmp/venv/bin/python: No such file or directory``. Candidates are ``sys.prefix``,
+    ``sys.base_prefix``, the directory of ``sys.executable`` and ``$VIRTUAL_ENV``, each both as
+    written (what ``PATH`` and shebangs name) and resolved (where symlinks lead). Paths inside
+    the root are left out (the root is bound writable anyway), and so are paths inside another
+    candidate.
+    """
+    environ = os.environ if environ is None else environ
+    seeds = [sys.prefix, sys.base_prefix, os.path.dirname(sys.executable or "")]
+    if environ.get("VIRTUAL_ENV"):
+        seeds.append(environ["VIRTUAL_ENV"])
+    found: list[str] = []
+    for seed in seeds:
+        if not seed or not os.path.isabs(seed):
+            continue
+        for path in (os.path.normpath(seed), os.path.realpath(seed)):
+            hidden = any(is_within(path, d) and path != d for d in HIDDEN_DIRS)
+            if hidden and not is_within(path, str(root)) and os.path.isdir(path) and path not in found:
+                found.append(path)
+    return [p for p in found if not any(p != q and is_within(p, q) for q in found)]
+
+
 def wrap_argv(
     argv: list[str],
     config: SandboxConfig,
@@ -126,8 +162,11 @@ def wrap_argv(
 
     * ``/`` is bound read-only, with a fresh ``/dev`` and ``/proc`` and a private tmpfs ``/tmp``;
       package-manager caches are pointed into it (:data:`SANDBOX_CACHE_ENV`).
+    * The interpreter's and the active venv's directories under ``/tmp`` are bound back read-only
+      (:func:`interpreter_paths`); the rest of the host's ``/tmp`` stays hidden.
     * ``config.root`` is bound read-write at its own path. It is bound after the ``/tmp`` tmpfs,
-      otherwise a project living under ``/tmp`` would be hidden by the empty tmpfs.
+      otherwise a project living under ``/tmp`` would be hidden by the empty tmpfs, and after
+      the read-only binds, so a root inside a venv directory stays writable.
     * Every namespace is unshared (so the network is gone, including ``127.0.0.1`` of the host)
       unless ``config.network`` re-shares the network namespace.
     * All capabilities are dropped: when the agent runs as root (containers, CI) a process keeping
@@ -149,6 +188,11 @@ def wrap_argv(
         "--dev", "/dev",
         "--proc", "/proc",
         "--tmpfs", "/tmp",
+    ]
+    for path in interpreter_paths(root):
+        # -try: a venv deleted since it was found must not stop every command.
+        prefix += ["--ro-bind-try", path, path]
+    prefix += [
         "--bind", str(root), str(root),
         "--unshare-all",
     ]

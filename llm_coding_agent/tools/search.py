@@ -158,6 +158,9 @@ def _split_base(root: Path, base: Path, *, allow_file: bool = False
         raise ToolError(f"{relative_display(root, base)} does not exist; "
                         "list the parent directory to see what is there") from None
     is_dir = stat.S_ISDIR(st.st_mode)
+    if allow_file and not is_dir and not stat.S_ISREG(st.st_mode):
+        raise ToolError(f"{relative_display(root, base)} is not a directory or a regular file "
+                        "(a FIFO, socket or device); search a directory or a regular file")
     if not is_dir and not (allow_file and stat.S_ISREG(st.st_mode)):
         raise ToolError(f"{relative_display(root, base)} is not a directory; pass a "
                         "directory as path (use the glob/pattern to select files)")

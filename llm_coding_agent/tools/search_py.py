@@ -13,6 +13,8 @@ import os
 import re
 from typing import Iterator
 
+from ..errors import ToolError
+from .files import open_regular
 from .ignore import _ancestor_rules, _read_gitignore
 from .search_common import _excluded_by, _invalid_regex, _mtime_order, _path_key, _scan_dir
 
@@ -80,7 +82,8 @@ def _scan_file(path: bytes, regex: re.Pattern[str], keep: int) -> tuple[int, lis
     count = 0
     kept: list[tuple[int, bytes]] = []
     try:
-        with open(path, "rb") as fh:
+        # A FIFO swapped in after the walk would otherwise block the search for good.
+        with open_regular(path, "file") as fh:
             for lineno, raw in enumerate(fh, 1):
                 if b"\0" in raw:
                     return 0, []
@@ -90,6 +93,6 @@ def _scan_file(path: bytes, regex: re.Pattern[str], keep: int) -> tuple[int, lis
                     count += 1
                     if len(kept) < keep:
                         kept.append((lineno, raw))
-    except OSError:
+    except (OSError, ToolError):
         return 0, []
     return count, kept

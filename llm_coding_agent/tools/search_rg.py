@@ -24,6 +24,7 @@ import tempfile
 import time
 
 from ..errors import ToolError
+from .files import open_regular
 from .ignore import _MATCH_ALL_REGEX, _ancestor_rules, _read_gitignore, _Rule, _ScopedRule
 from .search_common import (_excluded_by, _invalid_regex, _mtime_order, _path_key, _scan_dir,
                             _UserGlob)
@@ -392,10 +393,10 @@ def _rg_lines(rg, root_b, pattern, counts, max_results):
 
 def _has_nul(path: bytes) -> bool:
     try:
-        with open(path, "rb") as fh:
+        with open_regular(path, "file") as fh:
             while chunk := fh.read(1 << 20):
                 if b"\0" in chunk:
                     return True
-    except OSError:
+    except (OSError, ToolError):
         return True
     return False

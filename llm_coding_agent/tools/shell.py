@@ -29,6 +29,7 @@ __all__ = [
     "child_environment",
     "format_command_output",
     "normalize_timeout",
+    "omitted_marker",
     "redact",
     "run_command",
     "stored_key_values",
@@ -57,7 +58,7 @@ class CommandOutput:
     """What a command produced.
 
     ``text`` is stdout and stderr interleaved in the order they were written, decoded leniently; when
-    the output exceeded the limit it is the head, a ``[... N bytes omitted ...]`` marker and the tail.
+    the output exceeded the limit it is the head, an :func:`omitted_marker` line and the tail.
     """
 
     text: str
@@ -246,6 +247,18 @@ def format_command_output(out: CommandOutput, timeout: float) -> str:
 # Bounded capture
 
 
+def omitted_marker(omitted: int) -> str:
+    """The line put where the middle of a long output was dropped.
+
+    It says "truncated" (0.1a0's callers look for that word), how many bytes are missing, and how
+    to see them: a model otherwise re-runs the same command and gets the same cut.
+    """
+    return (
+        f"\n[... output truncated: {omitted} bytes omitted; narrow it with grep, head or tail, "
+        "or redirect it to a file and read_file that ...]\n"
+    )
+
+
 class _HeadTail:
     """Keeps the first ``head_limit`` and the last ``tail_limit`` bytes of a stream, counting the rest.
 
@@ -289,9 +302,10 @@ class _HeadTail:
         skip = _continuation_prefix(tail)
         if skip:
             tail, omitted = tail[skip:], omitted + skip
-        marker = f"\n[... {omitted} bytes omitted ...]\n"
         return (
-            head.decode("utf-8", errors="replace") + marker + tail.decode("utf-8", errors="replace"),
+            head.decode("utf-8", errors="replace")
+            + omitted_marker(omitted)
+            + tail.decode("utf-8", errors="replace"),
             omitted,
         )
 

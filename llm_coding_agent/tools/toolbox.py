@@ -47,6 +47,11 @@ def _tool(method: Callable[..., str]) -> Callable[..., str]:
             return f"Error: invalid arguments for {method.__name__}: {ex}"
         except OSError as ex:
             return f"Error: {ex.strerror or ex} ({method.__name__})"
+        except Exception as ex:
+            # A bug in a tool still answers the way every tool error does (callers test for
+            # "Error:"); llm would turn it into "Error: ..." for the model, but Python callers
+            # and the UI would see a traceback.
+            return f"Error: {method.__name__} failed unexpectedly: {type(ex).__name__}: {ex}"
 
     return wrapper
 
@@ -226,6 +231,7 @@ class CodingTools(llm.Toolbox):
                 content = _as_str(arguments.get("content"), "content")
                 if real.is_dir():
                     raise ToolError(f"{display} is a directory; give a file path")
+                files.check_regular(real, display)
                 before = files.decode_file(real, display).text if real.exists() else ""
                 return files.unified_diff(before, content, display) or f"(no change to {display})", None
             if name == "edit_file":
@@ -275,6 +281,7 @@ class CodingTools(llm.Toolbox):
         content = _as_str(content, "content")
         if real.is_dir():
             raise ToolError(f"{display} is a directory; give a file path")
+        files.check_regular(real, display)
         existed = real.exists()
         encoding, mode = "utf-8", None
         if existed:
@@ -288,7 +295,7 @@ class CodingTools(llm.Toolbox):
             except ToolError:
                 mode = os.stat(real).st_mode & 0o7777  # binary file being replaced
         data = files.encode_text(content, encoding, display)
-        if existed and real.read_bytes() == data:
+        if existed and files.read_bytes(real, display) == data:
             self._remember(real)
             return f"Unchanged: {display} already has exactly this content ({len(data)} bytes); nothing was written"
         files.atomic_write(real, data, mode)
