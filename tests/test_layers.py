@@ -18,8 +18,9 @@ ALLOWED = {
     "tools": {"errors", "config"},
     "safety": {"tools", "errors", "config"},
     "agent": {"safety", "tools", "errors", "config"},
-    "cli": {"agent", "safety", "tools", "errors", "config"},
-    "plugin": {"tools", "cli"},
+    "local": {"errors", "config"},
+    "cli": {"agent", "safety", "tools", "local", "errors", "config"},
+    "plugin": {"tools", "cli", "local"},
     "__init__": {"agent", "safety", "tools", "errors", "config"},
 }
 

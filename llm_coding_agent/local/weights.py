@@ -21,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import hashlib
+import http.client
 import os
 import re
 import shutil
@@ -154,7 +155,10 @@ class UrlSource:
             done = 0
             progress(f"downloading {weights.filename}", 0, total)
             while True:
-                chunk = response.read(_CHUNK)
+                try:
+                    chunk = response.read(_CHUNK)
+                except (http.client.HTTPException, OSError) as ex:  # the connection dropped mid-way
+                    raise WeightsError(f"download ended early after {done:,} bytes ({type(ex).__name__})") from None
                 if not chunk:
                     break
                 out.write(chunk)
