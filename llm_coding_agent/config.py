@@ -7,7 +7,10 @@ field's metadata says where else it appears, so adding an option is adding one f
 - ``flags``: the ``llm code`` option(s) that set it (:func:`llm_coding_agent.cli.command` builds
   the click options from them, with ``help`` as their help text and ``click`` as extra arguments);
 - ``settings_file``: it may be set in the settings files (``settings.json``; see
-  :mod:`llm_coding_agent.safety.settings` for the trust rules a project's file is subject to).
+  :mod:`llm_coding_agent.safety.settings` for the trust rules a project's file is subject to);
+- ``minimum``: the smallest value that can work (an integer option). The option rejects less
+  (``click.IntRange``), and so does every config built with it (``ValueError``), so
+  ``CodingAgent(max_turns=0)`` fails at once instead of stopping before the first call.
 
 Values combine in layers with :meth:`AgentConfig.layered`: defaults, then the settings files, then
 the command line (or ``CodingAgent``'s keyword arguments). A later layer replaces a scalar and
@@ -23,10 +26,12 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
-__all__ = ["AgentConfig", "SessionConfig", "SANDBOX_MODES"]
+__all__ = ["AgentConfig", "SessionConfig", "SANDBOX_MODES", "MIN_CONTEXT_WINDOW"]
 
 #: Values of the ``sandbox`` option.
 SANDBOX_MODES = ("auto", "on", "off")
+#: The smallest ``context_window`` accepted (tokens).
+MIN_CONTEXT_WINDOW = 1024
 
 
 def _option(
@@ -36,11 +41,15 @@ def _option(
     help: str = "",
     settings_file: bool = False,
     convert: Any = None,
+    minimum: int | None = None,
     **click: Any,
 ) -> Any:
     """A config field. ``convert`` turns the command line's value (e.g. a tuple of pairs) into
     the field's type; ``click`` holds extra arguments for ``click.option``."""
-    metadata = {"flags": flags, "help": help, "settings_file": settings_file, "convert": convert, "click": click}
+    metadata = {
+        "flags": flags, "help": help, "settings_file": settings_file, "convert": convert,
+        "minimum": minimum, "click": click,
+    }
     if isinstance(default, (list, dict)):
         factory = type(default)
         return field(default_factory=factory, metadata=metadata)
@@ -63,7 +72,7 @@ class AgentConfig:
 
     chain_limit: int = _option(
         25, flags=("--chain-limit",), help="Tool rounds per task before stopping (then the model answers)",
-        type=int, show_default=True,
+        type=int, show_default=True, minimum=1,
     )
     """Tool-execution rounds per task. After the last one the model gets the results and gives its
     answer; a run that still wants tools after that stops with ``hit_limit``."""
@@ -122,17 +131,21 @@ class AgentConfig:
 
     max_tokens: int | None = _option(
         flags=("--max-tokens",), help="Stop once the session used this many tokens (input+output)", type=int,
+        minimum=1,
     )
     """Hard token budget for the session (input + output); a warning at 80 %."""
 
-    max_turns: int | None = _option(flags=("--max-turns",), help="Stop a task after this many model calls", type=int)
+    max_turns: int | None = _option(
+        flags=("--max-turns",), help="Stop a task after this many model calls", type=int, minimum=1,
+    )
     """Hard budget of model calls per task."""
 
     context_window: int | None = _option(
         flags=("--context-window",), help="The model's context window in tokens (default: known or 16k)",
-        type=int,
+        type=int, minimum=MIN_CONTEXT_WINDOW,
     )
-    """The model's context window in tokens (default: known for the model, else 16k)."""
+    """The model's context window in tokens (default: known for the model, else 16k). The system
+    prompt and tool schemas alone take about 2k, so less than ``MIN_CONTEXT_WINDOW`` cannot work."""
 
     attach_files: bool = _option(
         True, flags=("--attach/--no-attach",), help="Send the files a request names along with it",
@@ -146,6 +159,15 @@ class AgentConfig:
     nudge_unapplied: bool = False
     """When a run ends with code in the answer but no file changed, ask the model once to apply
     it (headless runs, where nobody can say "now apply that")."""
+
+    def __post_init__(self) -> None:
+        for f in dataclasses.fields(self):
+            minimum = f.metadata.get("minimum")
+            value = getattr(self, f.name)
+            if minimum is None or value is None:
+                continue
+            if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+                raise ValueError(f"{f.name} must be a whole number of at least {minimum}, not {value!r}")
 
     # -- combining ------------------------------------------------------------------------------
 

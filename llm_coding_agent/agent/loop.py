@@ -115,6 +115,10 @@ class CodingAgent(ToolCalls):
         self.on_text = on_text
         self.on_tool = on_tool
         self.on_notice = on_notice
+        #: Whether a stop (a repeated call, a budget) is also told through ``on_notice``. A caller
+        #: that reports ``AgentResult.stop_reason`` in its own words turns this off, so the user
+        #: reads why the run stopped once.
+        self.notice_stops = True
         self.db = db
         self.allow_unsandboxed = allow_unsandboxed
         self.coding_tools = CodingTools(
@@ -123,8 +127,15 @@ class CodingAgent(ToolCalls):
         self.policy = ApprovalPolicy(
             root=self.root, rules=CommandRules(allow=list(c.allow), deny=list(c.deny)), yolo=approve is True
         )
+        coding = list(self.coding_tools.tools())
         disabled = {short_tool_name(n) for n in c.disabled_tools}
-        self.tools: list[llm.Tool] = [t for t in self.coding_tools.tools() if short_tool_name(t.name) not in disabled]
+        unknown = disabled - {short_tool_name(t.name) for t in coding}
+        if unknown:
+            raise ValueError(
+                f"cannot disable unknown tool {', '.join(sorted(unknown))}: the tools are "
+                + ", ".join(short_tool_name(t.name) for t in coding)
+            )
+        self.tools: list[llm.Tool] = [t for t in coding if short_tool_name(t.name) not in disabled]
         self.tools.extend(wrap_tools(tools))
         self.conversation = conversation or self.model.conversation(tools=self.tools)
         self.conversation.tools = self.tools
@@ -324,14 +335,14 @@ class CodingAgent(ToolCalls):
     def stop_reason(self, run: RunState, result: AgentResult) -> str | None:
         """Why the run must stop after this round instead of sending the results, if it must."""
         if run.repeats.stop_reason == "repeated_failures":
-            self._notice("stopped: the model repeated the same failing call")
+            self._stop_notice("stopped: the model repeated the same failing call")
             return run.repeats.stop_reason
         if run.repeats.stop_reason == "repeated_calls":
-            self._notice("stopped: the model repeated the same call with the same result")
+            self._stop_notice("stopped: the model repeated the same call with the same result")
             return run.repeats.stop_reason
         max_turns = self.config.max_turns
         if max_turns and result.model_calls >= max_turns:
-            self._notice(f"stopped: the turn budget ({max_turns} model calls per task) is used up")
+            self._stop_notice(f"stopped: the turn budget ({max_turns} model calls per task) is used up")
             return "max_turns"
         if self._over_token_budget(result):
             return result.stop_reason
@@ -343,7 +354,7 @@ class CodingAgent(ToolCalls):
             return False
         used = (self.usage.input or 0) + (self.usage.output or 0)
         if used >= budget:
-            self._notice(f"stopped: the token budget ({used:,} of {budget:,} tokens) is used up")
+            self._stop_notice(f"stopped: the token budget ({used:,} of {budget:,} tokens) is used up")
             result.stop_reason = "max_tokens"
             return True
         if used >= 0.8 * budget and not self._budget_warned:
@@ -528,6 +539,10 @@ class CodingAgent(ToolCalls):
     def _notice(self, message: str) -> None:
         if self.on_notice:
             self.on_notice(message)
+
+    def _stop_notice(self, message: str) -> None:
+        if self.notice_stops:
+            self._notice(message)
 
 
 # -- helpers ------------------------------------------------------------------------------------

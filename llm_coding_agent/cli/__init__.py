@@ -4,8 +4,10 @@ What lives here:
 
 - ``command.py``: the click command and its options.
 - ``session.py``: one session: builds the agent from the options and settings, runs it
-  interactively or headless, and handles the ``!`` commands.
+  interactively or headless, and handles the ``!``/``/`` commands.
 - ``ui.py``: :class:`TerminalUI`, everything that draws on or reads from the terminal.
+- ``messages.py``: what the session says in words (why a run stopped and how to go on, declined
+  calls, the resume hint, a recap of a continued conversation) and the summaries' helpers.
 
 May import every lower layer (``agent``, ``safety``, ``tools``, ``errors``). Nothing imports it
 but :mod:`llm_coding_agent.plugin`. ``rich`` and ``prompt_toolkit`` are imported only when

@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import sys
 from typing import Callable
 
@@ -37,13 +38,48 @@ def config_options(config_class: type) -> Callable:
                 help += f"  [default: {f.default}]"
             if "choices" in extra:
                 extra["type"] = click.Choice(extra.pop("choices"))
+            if f.metadata.get("minimum") is not None:
+                extra["type"] = click.IntRange(min=f.metadata["minimum"])
             command = click.option(*flags, f.name, default=None, help=help, **extra)(command)
         return command
 
     return decorate
 
 
-@click.command(name="code")
+#: Where the help text names the user's settings file; the real path replaces it when help is shown.
+_USER_SETTINGS = "<user settings>"
+
+
+class CodeCommand(click.Command):
+    """``llm code``: its help names the real settings path, and with ``--json`` even a usage
+    error ends with a ``final`` event."""
+
+    def format_help_text(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        # Computed here, not at import: other `llm` commands start without looking it up.
+        from ..safety.settings import user_settings_path
+
+        text = inspect.cleandoc(self.help or "").partition("\f")[0]
+        formatter.write_paragraph()
+        with formatter.indentation():
+            formatter.write_text(text.replace(_USER_SETTINGS, str(user_settings_path())))
+
+    def make_context(self, info_name, args, parent=None, **extra) -> click.Context:
+        wants_json = "--json" in args
+        try:
+            return super().make_context(info_name, args, parent=parent, **extra)
+        except click.ClickException as ex:
+            if wants_json:
+                _final_error(ex.format_message())
+            raise
+
+
+def _final_error(message: str) -> None:
+    from .session import emit_event
+
+    emit_event({"type": "final", "status": "error", "error": message})
+
+
+@click.command(name="code", cls=CodeCommand)
 @click.argument("prompt", required=False)
 @config_options(SessionConfig)
 def code_command(prompt, **params):
@@ -62,7 +98,7 @@ def code_command(prompt, **params):
     Mutating tools (edits, writes, commands) ask first, showing the diff or the command.
     Answer y (once), a (always for similar calls this session) or n (optionally "n: reason").
     In -p mode nothing prompts: such calls are declined unless --yolo or an --allow rule covers
-    them. Exit status: 0 done, 3 stopped at a limit or budget, 1 error.
+    them. Exit status: 0 done, 3 stopped at a limit or budget, 1 error, 130 interrupted (Ctrl-C).
 
     Files a request names ("fix prices.py", "@src/app.py") are read and sent with it
     (--no-attach turns this off).
@@ -71,15 +107,21 @@ def code_command(prompt, **params):
     (old tool output shortened, older turns summarised); --max-tokens and --max-turns are hard
     budgets that end the task gracefully.
 
-    Settings files (allow/deny rules, network, sandbox, env_allow): ~/.../llm/llm-code/settings.json
-    (user) and .llm-code/settings.json (project; its allow rules count only once you trust it).
+    \b
+    Settings files (allow/deny rules, network, sandbox, env_allow):
+      <user settings>   (yours)
+      .llm-code/settings.json   (the project's: its allow rules count once you trust it)
+
     Sessions are logged to llm's database (see `llm logs`) unless `llm logs off`.
     """
-    from .session import EXIT_ERROR, Session, SessionError
+    from .session import EXIT_ERROR, EXIT_INTERRUPTED, Session, SessionError, emit_event
 
     command_line = SessionConfig.command_line_layer(params)
-    if command_line.get("json_output") and command_line.get("print_prompt") is None:
+    json_output = bool(command_line.get("json_output"))
+    if json_output and command_line.get("print_prompt") is None:
+        _final_error("--json needs -p TASK")
         raise click.UsageError("--json needs -p TASK")
+    # With --json every ending, errors included, is a `final` event (the last line of stdout).
     try:
         session = Session(command_line)
         if session.headless:
@@ -87,6 +129,18 @@ def code_command(prompt, **params):
         else:
             status = session.run_interactive(prompt)
     except SessionError as ex:
+        if json_output:
+            _final_error(str(ex))
         click.echo(f"Error: {ex}", err=True)
         sys.exit(EXIT_ERROR)
+    except KeyboardInterrupt:
+        # Ctrl-C outside a model response (those end the run as "interrupted" themselves).
+        if json_output:
+            emit_event({"type": "final", "status": "interrupted"})
+        click.echo("Interrupted.", err=True)
+        sys.exit(EXIT_INTERRUPTED)
+    except Exception as ex:
+        if json_output:
+            _final_error(f"internal error: {type(ex).__name__}: {ex}")
+        raise
     sys.exit(status)

@@ -20,9 +20,10 @@ from ..safety.settings import SettingsError, load_settings
 from ..tools import CODING_TOOL_PREFIX, short_tool_name
 from ..local import MODEL_ID, is_available
 from .local import local_notice, missing_key_message, model_lacks_key, prepare_local_model
+from .messages import declined_advice, recap, resume_hint, stop_message
 from .ui import TerminalUI
 
-__all__ = ["Session", "SessionError", "EXIT_OK", "EXIT_ERROR", "EXIT_LIMIT"]
+__all__ = ["Session", "SessionError", "EXIT_OK", "EXIT_ERROR", "EXIT_LIMIT", "EXIT_INTERRUPTED", "emit_event"]
 
 #: Exit status: the run ended normally.
 EXIT_OK = 0
@@ -30,9 +31,11 @@ EXIT_OK = 0
 EXIT_ERROR = 1
 #: Exit status: the run stopped at a limit (chain limit, repeated failures, budget).
 EXIT_LIMIT = 3
+#: Exit status: Ctrl-C ended the run (128 + SIGINT, as shells report it).
+EXIT_INTERRUPTED = 130
 
 HELP = """\
-In-session commands:
+In-session commands (/help, /model... work as well as !help, !model...):
   !help            this help
   !quit, !exit     leave (Ctrl-D works too)
   !yolo            toggle approving every tool call
@@ -44,7 +47,8 @@ In-session commands:
 Messages: Enter sends; Esc then Enter inserts a newline (piped input: end a line with \\ to continue).
 Ctrl-C cancels the running turn; Ctrl-C again at the prompt, or Ctrl-D, exits."""
 
-
+#: The names of the session commands, after ``!`` or ``/``.
+COMMANDS = frozenset({"help", "quit", "exit", "q", "yolo", "model", "tokens", "undo", "compact", "clear"})
 
 
 class SessionError(CodingAgentError):
@@ -52,7 +56,22 @@ class SessionError(CodingAgentError):
 
 
 def _exit_status(result: AgentResult) -> int:
+    if result.interrupted:
+        return EXIT_INTERRUPTED
     return EXIT_LIMIT if result.stop_reason in LIMIT_STOPS else EXIT_OK
+
+
+def emit_event(event: dict) -> None:
+    """One ``--json`` event: a line of JSON on stdout."""
+    sys.stdout.write(json.dumps(event, default=str) + "\n")
+    sys.stdout.flush()
+
+
+def _session_command(text: str) -> bool:
+    """``!anything``, or ``/`` and a command name (``/usr/bin/python is broken`` is a message)."""
+    if text.startswith("!"):
+        return True
+    return text.startswith("/") and text[1:].partition(" ")[0].lower() in COMMANDS
 
 
 class Session:
@@ -88,6 +107,7 @@ class Session:
         self.extra_tools = self._gather_tools(self.config.tool_specs, self.config.functions)
         self._previewed: set[str | None] = set()  # calls whose diff the approval prompt showed
         self._prepared_local: llm.Model | None = None  # the built-in model, once its weights are ready
+        self._declined: list[tuple[str, dict]] = []  # calls a headless run could not approve
         self.agent = self._make_agent()
 
     # -- construction -----------------------------------------------------------------------------
@@ -150,9 +170,11 @@ class Session:
                 agent = CodingAgent.load(config.conversation_id, **kwargs)
             else:
                 agent = CodingAgent(**kwargs)
-        except (AgentStateError, ModelError) as ex:
+        except (AgentStateError, ModelError, ValueError) as ex:
+            # ValueError: an option value that cannot work (CodingAgent checks them all).
             raise SessionError(str(ex)) from None
         self._check_model(agent.model)
+        agent.notice_stops = False  # _stop_message says why, with how to go on
         return agent
 
     def _model(self, model_id: str | None) -> llm.Model:
@@ -192,7 +214,7 @@ class Session:
 
     def _on_text(self, chunk: str) -> None:
         if self.config.json_output:
-            self._emit({"type": "text", "text": chunk})
+            emit_event({"type": "text", "text": chunk})
         elif self.headless:
             sys.stdout.write(chunk)
             sys.stdout.flush()
@@ -201,11 +223,11 @@ class Session:
 
     def _on_tool(self, call: llm.ToolCall, result: llm.ToolResult) -> None:
         if self.config.json_output:
-            self._emit({
+            emit_event({
                 "type": "tool_call", "id": call.tool_call_id, "name": call.name,
                 "arguments": call.arguments,
             })
-            self._emit({
+            emit_event({
                 "type": "tool_result", "id": call.tool_call_id, "name": call.name,
                 "output": result.output, "error": result.output.startswith(("Error:", "Cancelled:")),
             })
@@ -214,11 +236,8 @@ class Session:
         if not self.headless:
             self.ui.waiting()
 
-    def _emit(self, event: dict) -> None:
-        sys.stdout.write(json.dumps(event, default=str) + "\n")
-        sys.stdout.flush()
-
     def _headless_approve(self, tool, call) -> bool:
+        self._declined.append((tool.name, call.arguments if isinstance(call.arguments, dict) else {}))
         raise llm.CancelToolCall(
             "running headless (-p) without --yolo or a matching --allow rule, so nothing that "
             "changes files or runs commands can be approved"
@@ -237,7 +256,7 @@ class Session:
         subject = arguments.get("path") or arguments.get("command") or tool.name
         title = f"{title} {subject}?"
         if decision.destructive:
-            title += f"  (destructive: {decision.reason})"
+            title += f"  ({decision.reason})"  # "destructive: `rm -rf x` deletes ...; ..."
         always = None if decision.destructive else agent.policy.always_description(tool.name, arguments)
         answer = self.ui.ask_approval(title, preview, always)
         self._previewed.add(call.tool_call_id)
@@ -262,15 +281,16 @@ class Session:
         if self.agent.paused:
             self.ui.notice("The continued conversation had tool calls waiting; they are declined.")
             self.agent.discard_pending("declined: the session was continued headless (-p)")
+        self._declined = []
         try:
             result = self.agent.run(task)
         except (ModelError, AgentStateError) as ex:
-            if self.config.json_output:
-                self._emit({"type": "final", "status": "error", "error": str(ex)})
             raise SessionError(str(ex)) from None
+        if self._declined:
+            self.ui.notice(declined_advice(self._declined, self.agent.policy.rules, self.agent.root))
         status = _exit_status(result)
         if self.config.json_output:
-            self._emit({
+            emit_event({
                 "type": "final",
                 "text": result.text,
                 "status": {"done": "ok"}.get(result.stop_reason, result.stop_reason),
@@ -286,24 +306,32 @@ class Session:
                 sys.stdout.write("\n")
             if result.stop_reason != "done":
                 self.ui.notice(self._stop_message(result))
-        return EXIT_ERROR if result.interrupted else status
+        return status
 
     def _stop_message(self, result: AgentResult) -> str:
-        return {
-            "limit": f"Stopped: the chain limit of {self.config.chain_limit} tool rounds was reached (--chain-limit); "
-            + ("to go on, run `llm code -c -p continue`." if self.headless else "say 'continue' to go on."),
-            "repeated_failures": "Stopped: the model kept repeating a failing call.",
-            "repeated_calls": "Stopped: the model kept repeating the same call with the same result.",
-            "interrupted": "Interrupted.",
-            "max_turns": f"Stopped: --max-turns {self.config.max_turns} reached.",
-            "max_tokens": f"Stopped: --max-tokens {self.config.max_tokens} reached.",
-        }.get(result.stop_reason, result.stop_reason)
+        config = self.agent.config
+        return stop_message(
+            result.stop_reason, chain_limit=config.chain_limit, max_turns=config.max_turns,
+            max_tokens=config.max_tokens, headless=self.headless,
+        )
 
     def run_interactive(self, first_prompt: str | None) -> int:
         self._header()
+        if self.config.continues:
+            summary = recap(self.agent.history(), self.agent.conversation_id)
+            if summary:
+                self.ui.notice(summary, style="dim")
         if self.agent.paused:
             self.ui.notice("This conversation stopped with tool calls waiting for approval.")
             self._turn(resume=True)
+        if first_prompt and first_prompt.strip():
+            self.ui.echo_message(first_prompt)  # typed lines show as typed; an argument does not
+        self._conversation_loop(first_prompt)
+        self._resume_hint()
+        return EXIT_OK
+
+    def _conversation_loop(self, first_prompt: str | None) -> None:
+        """Messages and commands until Ctrl-D, ``!quit`` or Ctrl-C twice."""
         pending = first_prompt
         interrupts = 0
         while True:
@@ -311,14 +339,14 @@ class Session:
                 if pending is None:
                     pending = self.ui.read_prompt()
                     if pending is None:
-                        return 0
+                        return
                 interrupts = 0
                 text, pending = pending.strip(), None
                 if not text:
                     continue
-                if text.startswith("!"):
+                if _session_command(text):
                     if self._command(text) == "quit":
-                        return 0
+                        return
                     continue
                 self._turn(text)
             except KeyboardInterrupt:
@@ -326,11 +354,16 @@ class Session:
                 pending = None
                 interrupts += 1
                 if interrupts >= 2:
-                    return 0
+                    return
                 try:
                     self.ui.notice("(Ctrl-C again or Ctrl-D to exit)", style="dim")
                 except KeyboardInterrupt:
-                    return 0
+                    return
+
+    def _resume_hint(self) -> None:
+        conversation = self.agent.conversation
+        if self.db is not None and (conversation.responses or conversation.loaded_messages):
+            self.ui.notice(resume_hint(self.agent.conversation_id, self.agent.root, Path.cwd()), style="dim")
 
     def _turn(self, text: str | None = None, resume: bool = False) -> None:
         self.ui.waiting()
@@ -370,9 +403,10 @@ class Session:
             self.agent.coding_tools._sandbox_status(), self.agent.conversation_id,
         )
 
-    # -- ! commands -------------------------------------------------------------------------------
+    # -- ! and / commands -------------------------------------------------------------------------
 
     def _command(self, text: str) -> str | None:
+        """Run ``!name [arg]`` (or ``/name [arg]``); "quit" when the session should end."""
         name, _, arg = text[1:].partition(" ")
         name, arg = name.lower(), arg.strip()
         if name in ("quit", "exit", "q"):

@@ -17,6 +17,7 @@ from rich.text import Text
 
 from ..tools import short_tool_name
 from ..tools.files import diff_stats
+from .messages import clip, first_line, plural
 
 __all__ = ["TerminalUI", "ApprovalAnswer", "tool_summary"]
 
@@ -41,22 +42,20 @@ def tool_summary(call: llm.ToolCall, result: llm.ToolResult) -> tuple[str, str, 
     key = args.get(_KEY_ARGUMENT.get(name, ""), "")
     if not key and args:
         key = next(iter(args.values()))
-    key = str(key).replace("\n", " ⏎ ")
-    if len(key) > 80:
-        key = key[:77] + "..."
+    key = clip(str(key).replace("\n", " ⏎ "), 80)
     out = result.output or ""
     if out.startswith("Error:"):
-        return name, key, "error: " + out.splitlines()[0][7:][:100]
+        return name, key, "error: " + clip(out.splitlines()[0][7:].strip(), 100)
     if out.startswith("Cancelled:"):
         return name, key, "declined"
     if name == "read_file":
-        outcome = f"{_count_lines(out, lambda l: l[:7].strip().isdigit())} lines"
+        outcome = plural(_count_lines(out, lambda l: l[:7].strip().isdigit()), "line")
     elif name == "search_files":
         n = _count_lines(out, lambda l: not l.startswith(("[", "No matches")))
-        outcome = f"{n} matches"
+        outcome = plural(n, "match")
     elif name == "list_files":
         n = _count_lines(out, lambda l: not l.startswith(("[", "No files")))
-        outcome = f"{n} files"
+        outcome = plural(n, "file")
     elif name == "edit_file":
         added, removed = diff_stats(out)
         outcome = f"+{added} -{removed}"
@@ -68,7 +67,7 @@ def tool_summary(call: llm.ToolCall, result: llm.ToolResult) -> tuple[str, str, 
         exit_line = next((line for line in reversed(tail) if line.startswith("Exit code:")), "")
         outcome = exit_line.replace("Exit code: ", "exit ") if exit_line else "done"
     else:
-        outcome = f"{len(out)} chars"
+        outcome = plural(len(out), "char")
     return name, key, outcome.strip()
 
 
@@ -119,6 +118,11 @@ class TerminalUI:
 
     def error(self, message: str) -> None:
         self.notice(f"Error: {message}", style="bold red")
+
+    def echo_message(self, message: str) -> None:
+        """Show a message the user did not type at the prompt (a task argument, a piped line)
+        the way a typed one looks, so the transcript says what each turn answers."""
+        self.notice(f"› {first_line(message)}", style="bold")
 
     def waiting(self) -> None:
         """A spinner until the first output of a model response (terminal only)."""
@@ -212,6 +216,8 @@ class TerminalUI:
                 if not more:
                     break
                 text = text[:-1] + "\n" + more.rstrip("\n")
+            if text.strip():
+                self.echo_message(text)
             return text
         session = self._prompt_session()
         try:
@@ -248,7 +254,10 @@ class TerminalUI:
             self.console.print(Text(preview, style="bold"))
         elif preview:
             self.show_diff(preview)
-        choices = "[y]es  " + (f"[a]lways ({always})  " if always else "") + "[n]o (n: reason)"
+        # The choices fit a 64-column terminal; what "always" would allow goes on its own line.
+        if always:
+            self.console.print(Text(f"  a = always: {always}", style="dim"))
+        choices = "[y]es  " + ("[a]lways  " if always else "") + "[n]o  (n: reason)"
         while True:
             reply = self._ask_line(f"  {choices} › ")
             if reply is None:

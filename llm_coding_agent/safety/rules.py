@@ -208,27 +208,26 @@ class CommandRules:
                     if _rule_matches(rule, piece):
                         return CommandDecision(
                             Verdict.DENY, f"`{piece}` matches deny rule `{rule}`", found)
-            destructive = any(
-                c.words and _destructive_reason(c.words, root, open_args=c.open_args) is not None
-                for c in analysis.commands)
-            return CommandDecision(
-                Verdict.ASK, f"cannot check this command automatically: it {analysis.problems[0]}",
-                found, destructive=destructive)
+            unchecked = f"cannot check this command automatically: it {analysis.problems[0]}"
+            destructive = _destructive_commands(analysis.commands, root)
+            if destructive:
+                return CommandDecision(Verdict.ASK, _destructive_line(destructive, [unchecked]), found,
+                                       destructive=True)
+            return CommandDecision(Verdict.ASK, unchecked, found)
 
         asks: list[str] = []
-        destructive: list[str] = []
+        uncovered: list[str] = []  # moot for destructive commands: they ask whatever the rules say
+        destructive = _destructive_commands(analysis.commands, root)
         allowed_by: list[str] = []
         for cmd in analysis.commands:
             if cmd.words:
-                reason = _destructive_reason(cmd.words, root, open_args=cmd.open_args)
-                if reason is not None:
-                    destructive.append(f"`{cmd.text}` is destructive: it {reason}")
                 if cmd.dynamic:
                     asks.append(f"`{cmd.text}` runs a command whose name is only known at run time")
                 else:
                     rule = self._allowed_by(cmd)
                     if rule is None:
-                        asks.append(f"`{cmd.text}` is not covered by an allow rule")
+                        uncovered.append(f"`{cmd.text}` is not covered by an allow rule")
+                        asks.append(uncovered[-1])
                     elif rule not in allowed_by:
                         allowed_by.append(rule)
                     problem = _cd_problem(cmd, root)
@@ -250,7 +249,8 @@ class CommandRules:
                     asks.append(f"`{label}` {problem}")
 
         if destructive:
-            return CommandDecision(Verdict.ASK, _one_line(destructive + asks), found, destructive=True)
+            others = [a for a in asks if a not in uncovered]
+            return CommandDecision(Verdict.ASK, _destructive_line(destructive, others), found, destructive=True)
         if asks:
             return CommandDecision(Verdict.ASK, _one_line(asks), found)
         if not found:
@@ -270,6 +270,23 @@ def _rough_pieces(command: object) -> list[str]:
         if text and text not in out:
             out.append(text)
     return out
+
+
+def _destructive_commands(commands, root: Path) -> list[str]:
+    """Each destructive command with what it destroys: "`rm -rf build` deletes directories recursively"."""
+    found = []
+    for cmd in commands:
+        reason = cmd.words and _destructive_reason(cmd.words, root, open_args=cmd.open_args)
+        if reason:
+            found.append(f"`{' '.join(cmd.text.split())}` {reason}")
+    return list(dict.fromkeys(found))
+
+
+def _destructive_line(destructive: list[str], other: list[str]) -> str:
+    """The reason to ask about a destructive line: every destructive command said once, then
+    anything else worth knowing (all of it: the user is about to approve it)."""
+    others = [" ".join(r.split()) for r in dict.fromkeys(other)]
+    return "destructive: " + "; ".join(destructive) + "".join(f"; also {r}" for r in others)
 
 
 def _one_line(reasons: list[str]) -> str:
