@@ -6,6 +6,9 @@ What lives here:
 - ``session.py``: one session: builds the agent from the options and settings, runs it
   interactively or headless, and handles the ``!`` commands.
 - ``ui.py``: :class:`TerminalUI`, everything that draws on or reads from the terminal.
+- ``live.py``: what is shown while the agent works: a running tool's live line and output, a
+  command's output collapsed, the answer streamed as Markdown, the status line after a turn.
+- ``diffview.py``: diffs with line numbers, cropped lines and the changed characters highlighted.
 
 May import every lower layer (``agent``, ``safety``, ``tools``, ``errors``). Nothing imports it
 but :mod:`llm_coding_agent.plugin`. ``rich`` and ``prompt_toolkit`` are imported only when
