@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -15,7 +16,7 @@ DRIVER = Path(__file__).parent / "support" / "scripted_llm.py"
 REPO = Path(__file__).resolve().parent.parent
 
 
-def spawn(project, steps, tmp_path, *args):
+def spawn(project, steps, tmp_path, *args, rows=40, cols=120):
     steps_file = tmp_path / "steps.json"
     steps_file.write_text(json.dumps(steps))
     env = dict(os.environ)
@@ -25,8 +26,8 @@ def spawn(project, steps, tmp_path, *args):
         PYTHONPATH=str(REPO) + os.pathsep + env.get("PYTHONPATH", ""),
         TERM="xterm-256color",
         PROMPT_TOOLKIT_NO_CPR="1",
-        COLUMNS="120",
-        LINES="40",
+        COLUMNS=str(cols),
+        LINES=str(rows),
     )
     env.pop("NO_COLOR", None)
     child = pexpect.spawn(
@@ -35,7 +36,7 @@ def spawn(project, steps, tmp_path, *args):
         env=env,
         encoding="utf-8",
         timeout=30,
-        dimensions=(40, 120),
+        dimensions=(rows, cols),
     )
     return child
 
@@ -53,9 +54,9 @@ def test_interactive_edit_with_approval_in_a_pty(project, tmp_path):
         child.expect("›")
         child.sendline("fix the add function")
         child.expect(r"Edit app\.py\?")
-        # The diff is rendered before the question is answered.
-        child.expect(r"\+    return a \+ b")
-        assert "a - b" in child.before  # the removed line is shown too
+        # The diff is rendered before the question is answered (the changed "+" highlighted).
+        child.expect(r"\+    return a (\x1b\[[0-9;]*m)*\+(\x1b\[[0-9;]*m)* b")
+        assert "a - b" in re.sub(r"\x1b\[[0-9;]*m", "", child.before)  # the removed line is shown too
         child.expect(r"\[y\]es")
         assert (project / "app.py").read_text() == "def add(a, b):\n    return a - b\n"
         child.sendline("y")

@@ -11,7 +11,8 @@ What lives here:
 
 May import: :mod:`llm_coding_agent.safety`, :mod:`llm_coding_agent.tools`,
 :mod:`llm_coding_agent.errors` and ``llm``; never ``cli``. It talks to a user interface only
-through the callbacks it is given (``approve``, ``on_text``, ``on_tool``, ``on_notice``).
+through the callbacks it is given (``approve``, ``on_text``, ``on_tool_start``, ``on_tool``,
+``on_notice``).
 """
 
 from __future__ import annotations

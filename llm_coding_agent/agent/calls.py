@@ -3,7 +3,8 @@ pausing, the sandbox question, and execution through llm's own executor.
 
 :class:`ToolCalls` is part of :class:`~llm_coding_agent.CodingAgent` (a mixin, so that each step
 stays a method a subclass can override: ``decide``, ``execute_call``, ``ask``). It relies on the
-agent's ``tools``, ``coding_tools``, ``policy``, ``approve``, ``allow_unsandboxed`` and ``model``.
+agent's ``tools``, ``coding_tools``, ``policy``, ``approve``, ``allow_unsandboxed``, ``model`` and
+its ``on_tool_start``/``on_tool`` callbacks.
 """
 
 from __future__ import annotations
@@ -88,6 +89,8 @@ class ToolCalls:
         refusal = self.approval_refusal(tool, call, resolved, preapproved)
         if refusal is not None:
             return refusal
+        if self.on_tool_start:
+            self.on_tool_start(call)
         tool_result = execute_with_llm(self.model, tool, resolved)
         tool_result.name = call.name
         return tool_result

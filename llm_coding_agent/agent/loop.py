@@ -74,6 +74,11 @@ class CodingAgent(ToolCalls):
     call (raise ``llm.CancelToolCall("reason")`` to decline with a reason for the model), and
     ``None`` pauses the run until :meth:`resume`. Read-only tools never ask.
 
+    Callbacks (all optional): ``on_text(chunk)`` for each piece of the model's answer as it
+    streams; ``on_tool_start(call)`` just before a tool runs (after approval; calls refused,
+    declined or invalid never start); ``on_tool(call, result)`` once a call has its result (run
+    or not); ``on_notice(message)`` for the agent's own remarks (compaction, budgets, stops).
+
     Options come from ``config`` (an :class:`~llm_coding_agent.config.AgentConfig`) and from
     keyword arguments named after its fields (``sandbox="off"``, ``max_turns=10``, ...), which
     win over ``config``; the positional ones are those of llm-coding-agent 0.1a0.
@@ -97,6 +102,7 @@ class CodingAgent(ToolCalls):
         config: AgentConfig | None = None,
         tools: Iterable[Any] = (),
         on_notice: Callable[[str], None] | None = None,
+        on_tool_start: Callable[[llm.ToolCall], None] | None = None,
         allow_unsandboxed: bool | Callable[[str], bool] = False,
         **overrides: Any,
     ):
@@ -114,6 +120,7 @@ class CodingAgent(ToolCalls):
         self.options = _checked_options(self.model, c.options)
         self.on_text = on_text
         self.on_tool = on_tool
+        self.on_tool_start = on_tool_start
         self.on_notice = on_notice
         #: Whether a stop (a repeated call, a budget) is also told through ``on_notice``. A caller
         #: that reports ``AgentResult.stop_reason`` in its own words turns this off, so the user

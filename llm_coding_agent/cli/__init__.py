@@ -8,6 +8,9 @@ What lives here:
 - ``ui.py``: :class:`TerminalUI`, everything that draws on or reads from the terminal.
 - ``messages.py``: what the session says in words (why a run stopped and how to go on, declined
   calls, the resume hint, a recap of a continued conversation) and the summaries' helpers.
+- ``live.py``: what is shown while the agent works: a running tool's live line and output, a
+  command's output collapsed, the answer streamed as Markdown, the status line after a turn.
+- ``diffview.py``: diffs with line numbers, cropped lines and the changed characters highlighted.
 
 May import every lower layer (``agent``, ``safety``, ``tools``, ``errors``). Nothing imports it
 but :mod:`llm_coding_agent.plugin`. ``rich`` and ``prompt_toolkit`` are imported only when

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -21,6 +22,7 @@ from ..tools import CODING_TOOL_PREFIX, short_tool_name
 from ..local import MODEL_ID, is_available
 from .local import local_notice, missing_key_message, model_lacks_key, prepare_local_model
 from .messages import declined_advice, recap, resume_hint, stop_message
+from .live import turn_status
 from .ui import TerminalUI
 
 __all__ = ["Session", "SessionError", "EXIT_OK", "EXIT_ERROR", "EXIT_LIMIT", "EXIT_INTERRUPTED", "emit_event"]
@@ -41,6 +43,7 @@ In-session commands (/help, /model... work as well as !help, !model...):
   !yolo            toggle approving every tool call
   !model [ID]      show or switch the model (history is kept)
   !tokens          tokens used in this session (and cost where llm knows prices)
+  !output          the whole output of the last command (the screen shows its first and last lines)
   !undo            restore the files to how they were before the last turn
   !compact [focus] summarise the conversation so far to free context
   !clear           start a new conversation with the same settings
@@ -108,6 +111,8 @@ class Session:
         self._previewed: set[str | None] = set()  # calls whose diff the approval prompt showed
         self._prepared_local: llm.Model | None = None  # the built-in model, once its weights are ready
         self._declined: list[tuple[str, dict]] = []  # calls a headless run could not approve
+        self._started: llm.ToolCall | None = None  # the call that started running and has no result yet
+        self._last_output: str | None = None  # the last command's result, for !output
         self.agent = self._make_agent()
 
     # -- construction -----------------------------------------------------------------------------
@@ -152,6 +157,7 @@ class Session:
             tools=self.extra_tools,
             on_text=self._on_text,
             on_tool=self._on_tool,
+            on_tool_start=self._on_tool_start,
             on_notice=self.ui.notice,
             db=self.db,
             allow_unsandboxed=False if self.headless else self._allow_unsandboxed,
@@ -175,6 +181,8 @@ class Session:
             raise SessionError(str(ex)) from None
         self._check_model(agent.model)
         agent.notice_stops = False  # _stop_message says why, with how to go on
+        # The screen shows a running command's last lines; headless runs stay quiet.
+        agent.coding_tools._on_output = None if self.headless else self.ui.tool_output
         return agent
 
     def _model(self, model_id: str | None) -> llm.Model:
@@ -221,18 +229,31 @@ class Session:
         else:
             self.ui.stream_text(chunk)
 
-    def _on_tool(self, call: llm.ToolCall, result: llm.ToolResult) -> None:
+    def _on_tool_start(self, call: llm.ToolCall) -> None:
+        self._started = call
         if self.config.json_output:
-            emit_event({
-                "type": "tool_call", "id": call.tool_call_id, "name": call.name,
-                "arguments": call.arguments,
-            })
+            self._emit_tool_call(call)
+        elif not self.headless:
+            self.ui.tool_started(call)
+
+    def _emit_tool_call(self, call: llm.ToolCall) -> None:
+        emit_event({"type": "tool_call", "id": call.tool_call_id, "name": call.name, "arguments": call.arguments})
+
+    def _on_tool(self, call: llm.ToolCall, result: llm.ToolResult) -> None:
+        ran, self._started = self._started is call, None
+        if ran and short_tool_name(call.name) == "execute_command":
+            self._last_output = result.output
+        if self.config.json_output:
+            if not ran:  # refused, declined or invalid: announced with its result
+                self._emit_tool_call(call)
             emit_event({
                 "type": "tool_result", "id": call.tool_call_id, "name": call.name,
                 "output": result.output, "error": result.output.startswith(("Error:", "Cancelled:")),
             })
             return
-        self.ui.tool_line(call, result, show_diff=call.tool_call_id not in self._previewed)
+        self.ui.tool_line(
+            call, result, show_diff=call.tool_call_id not in self._previewed, show_output=not self.headless
+        )
         if not self.headless:
             self.ui.waiting()
 
@@ -286,6 +307,10 @@ class Session:
             result = self.agent.run(task)
         except (ModelError, AgentStateError) as ex:
             raise SessionError(str(ex)) from None
+        if self._started is not None and self.config.json_output:  # Ctrl-C stopped it: no result came
+            call, self._started = self._started, None
+            emit_event({"type": "tool_result", "id": call.tool_call_id, "name": call.name,
+                        "output": "Error: interrupted by the user", "error": True})
         if self._declined:
             self.ui.notice(declined_advice(self._declined, self.agent.policy.rules, self.agent.root))
         status = _exit_status(result)
@@ -367,6 +392,7 @@ class Session:
 
     def _turn(self, text: str | None = None, resume: bool = False) -> None:
         self.ui.waiting()
+        started = time.monotonic()
         try:
             if resume:
                 # Pending calls from a logged session: ask for each, as in a live turn.
@@ -381,9 +407,18 @@ class Session:
             self.ui.notice("Interrupted.")
             return
         finally:
-            self.ui.end_turn()
-        if result.stop_reason != "done":
+            self._started = None
+            tool_stopped = self.ui.end_turn()  # True: it said which tool Ctrl-C stopped
+        if result.stop_reason != "done" and not (tool_stopped and result.stop_reason == "interrupted"):
             self.ui.notice(self._stop_message(result))
+        self._turn_status(result, time.monotonic() - started)
+
+    def _turn_status(self, result: AgentResult, seconds: float) -> None:
+        agent = self.agent
+        self.ui.status(turn_status(
+            agent.model.model_id, agent.context_tokens(), agent.context.window,
+            (result.usage.input, result.usage.output), (agent.usage.input, agent.usage.output), seconds,
+        ))
 
     def _approve_pending(self, call: llm.ToolCall) -> bool:
         tool = self.agent._tool(self.agent._resolve_tool_name(call.name) or "")
@@ -429,6 +464,11 @@ class Session:
                     self.ui.error(str(ex))
         elif name == "tokens":
             self.ui.notice(self._tokens_report(), style="")
+        elif name == "output":
+            if self._last_output is None:
+                self.ui.notice("no command has run in this session yet", style="")
+            else:
+                self.ui.show_output(self._last_output)
         elif name == "undo":
             try:
                 outcome = self.agent.undo()

@@ -18,8 +18,10 @@ from rich.text import Text
 from ..tools import short_tool_name
 from ..tools.files import diff_stats
 from .messages import clip, first_line, plural
+from .diffview import diff_texts
+from .live import MarkdownStream, ToolProgress, clean_line, collapsed_output_texts, tool_heading
 
-__all__ = ["TerminalUI", "ApprovalAnswer", "tool_summary"]
+__all__ = ["TerminalUI", "ApprovalAnswer", "tool_label", "tool_summary"]
 
 _KEY_ARGUMENT = {
     "read_file": "path",
@@ -35,14 +37,20 @@ def _count_lines(output: str, prefix_check: Callable[[str], bool]) -> int:
     return sum(1 for line in output.splitlines() if prefix_check(line))
 
 
-def tool_summary(call: llm.ToolCall, result: llm.ToolResult) -> tuple[str, str, str]:
-    """(tool, key argument, outcome) for the one-line display of a tool call."""
+def tool_label(call: llm.ToolCall) -> tuple[str, str]:
+    """(tool, key argument) naming a call on one line: ``execute_command``, ``pytest -q``."""
     name = short_tool_name(call.name)
     args = call.arguments if isinstance(call.arguments, dict) else {}
     key = args.get(_KEY_ARGUMENT.get(name, ""), "")
     if not key and args:
         key = next(iter(args.values()))
     key = clip(str(key).replace("\n", " ⏎ "), 80)
+    return name, key
+
+
+def tool_summary(call: llm.ToolCall, result: llm.ToolResult) -> tuple[str, str, str]:
+    """(tool, key argument, outcome) for the one-line display of a tool call."""
+    name, key = tool_label(call)
     out = result.output or ""
     if out.startswith("Error:"):
         return name, key, "error: " + clip(out.splitlines()[0][7:].strip(), 100)
@@ -99,9 +107,10 @@ class TerminalUI:
         self._session = None
         # Piped input: a line read as an approval answer that was not one, kept for the next prompt.
         self._pending_line: str | None = None
-        self._live = None  # a rich.live.Live while an answer streams
+        self._markdown: MarkdownStream | None = None  # while an answer streams (terminal only)
         self._streamed = ""
         self._status = None
+        self._running: ToolProgress | None = None  # the tool call running now
 
     # -- output -----------------------------------------------------------------------------------
 
@@ -139,54 +148,93 @@ class TerminalUI:
         self._stop_waiting()
         self._streamed += chunk
         if self.rich:
-            # Imported on first use: markdown rendering pulls in pygments and markdown-it, which
-            # would otherwise delay the first prompt.
-            from rich.live import Live
-            from rich.markdown import Markdown
-
-            if self._live is None:
-                self._live = Live(
-                    Markdown(self._streamed), console=self.console, refresh_per_second=8,
-                    vertical_overflow="visible",
-                )
-                self._live.start()
-            self._live.update(Markdown(self._streamed))
+            if self._markdown is None:
+                self._markdown = MarkdownStream(self.console)
+            self._markdown.feed(chunk)
         else:
             self.out.write(chunk)
             self.out.flush()
 
     def _end_stream(self) -> None:
         self._stop_waiting()
-        if self._live is not None:
-            from rich.markdown import Markdown
-
-            self._live.update(Markdown(self._streamed))
-            self._live.stop()
-            self._live = None
+        if self._markdown is not None:
+            self._markdown.finish()
+            self._markdown = None
         elif self._streamed and not self._streamed.endswith("\n"):
             self.out.write("\n")
             self.out.flush()
         self._streamed = ""
 
-    def end_turn(self) -> None:
+    def end_turn(self) -> bool:
+        """The turn is over. True when it ended with a tool still running (Ctrl-C stopped it):
+        then the line saying which, and after how long, is shown."""
         self._end_stream()
+        running, self._running = self._running, None
+        if running is None:
+            return False
+        running.stop()
+        self.notice(f"Interrupted: {running.describe()} (after {running.elapsed:.1f}s)")
+        return True
 
-    def tool_line(self, call: llm.ToolCall, result: llm.ToolResult, show_diff: bool = True) -> None:
+    def tool_started(self, call: llm.ToolCall) -> None:
+        """A tool begins to run: a live line with its elapsed time (terminal only)."""
         self._end_stream()
+        if self._running is not None:
+            self._running.stop()
+        self._running = ToolProgress(*tool_label(call), console=self.console if self.rich else None)
+
+    def tool_output(self, text: str) -> None:
+        """Output of the running command, as it arrives."""
+        if self._running is not None:
+            self._running.feed(text)
+
+    def tool_line(
+        self, call: llm.ToolCall, result: llm.ToolResult, show_diff: bool = True, show_output: bool = False
+    ) -> None:
+        """The one-line summary of a finished call (replacing its live line), the diff of an edit
+        and, with ``show_output``, a command's output collapsed to its first and last lines."""
+        self._end_stream()
+        running, self._running = self._running, None
+        if running is not None:
+            running.stop()
         name, key, outcome = tool_summary(call, result)
-        style = "red" if outcome.startswith(("error", "declined")) else "green"
-        if outcome.startswith("exit ") and outcome != "exit 0":
-            style = "red"
-        line = Text("● ", style=style)
-        line.append(name, style="bold")
-        if key:
-            line.append(f" {key}", style="cyan")
+        failed = outcome.startswith(("error", "declined")) or outcome.startswith("exit ") and outcome != "exit 0"
+        style = "red" if failed else "green"
+        line = tool_heading(name, key, "● ", style)
         line.append(f" → {outcome}", style=style)
+        if running is not None and running.elapsed >= 1:
+            line.append(f" · {running.elapsed:.1f}s", style="dim")
         self.console.print(line)
         if show_diff and name == "edit_file" and not outcome.startswith(("error", "declined")):
             self.show_diff("\n".join(result.output.splitlines()[1:]))
+        if show_output and name == "execute_command" and not outcome.startswith("declined"):
+            for text in collapsed_output_texts(result.output or "", failed):
+                self._print_line(text)
+
+    def show_output(self, output: str) -> None:
+        """A command's whole output (``!output``)."""
+        self._end_stream()
+        for line in output.split("\n"):
+            self.console.print(Text(clean_line(line)))
+
+    def status(self, line: str) -> None:
+        """The dim line after a turn (model, context, tokens, time), cut at the terminal width."""
+        self._end_stream()
+        self._print_line(Text(line, style="dim"))
+
+    def _print_line(self, text: Text) -> None:
+        """One line, cut with "…" at the terminal width rather than wrapped (a terminal only:
+        piped output keeps whole lines)."""
+        if self.rich:
+            self.console.print(text, no_wrap=True, overflow="ellipsis", crop=True)
+        else:
+            self.console.print(text)
 
     def show_diff(self, diff: str) -> None:
+        if self.rich:
+            for text in diff_texts(diff, self.console.width):
+                self._print_line(text)
+            return
         for line in diff.splitlines():
             if line.startswith(("+++", "---")):
                 style = "bold"

@@ -7,6 +7,7 @@ does not reach it directly, and the whole process group can be killed as one.
 
 from __future__ import annotations
 
+import codecs
 import fnmatch
 import json
 import math
@@ -18,7 +19,7 @@ import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Mapping
+from typing import Callable, Iterable, Mapping
 
 from ..errors import ToolError
 from .sandbox import SandboxConfig, SandboxUnavailable, bwrap_problem, wrap_argv
@@ -32,6 +33,7 @@ __all__ = [
     "omitted_marker",
     "redact",
     "run_command",
+    "secret_values",
     "stored_key_values",
 ]
 
@@ -71,31 +73,13 @@ class CommandOutput:
 # Environment and secrets
 
 #: Variables that hold model API keys under names the generic patterns below might miss.
-KNOWN_SECRET_VARIABLES = frozenset(
-    {
-        "OPENAI_API_KEY",
-        "ANTHROPIC_API_KEY",
-        "GEMINI_API_KEY",
-        "GOOGLE_API_KEY",
-        "MISTRAL_API_KEY",
-        "GROQ_API_KEY",
-        "OPENROUTER_API_KEY",
-        "COHERE_API_KEY",
-        "DEEPSEEK_API_KEY",
-        "TOGETHER_API_KEY",
-        "FIREWORKS_API_KEY",
-        "PERPLEXITY_API_KEY",
-        "XAI_API_KEY",
-        "REPLICATE_API_TOKEN",
-        "HF_TOKEN",
-        "HUGGING_FACE_HUB_TOKEN",
-        "AWS_SECRET_ACCESS_KEY",
-        "AWS_SESSION_TOKEN",
-        "AZURE_OPENAI_API_KEY",
-        "GH_TOKEN",
-        "GITHUB_TOKEN",
-    }
-)
+KNOWN_SECRET_VARIABLES = frozenset({
+    "OPENAI_API_KEY", "ANTHROPIC_API_KEY", "GEMINI_API_KEY", "GOOGLE_API_KEY", "MISTRAL_API_KEY",
+    "GROQ_API_KEY", "OPENROUTER_API_KEY", "COHERE_API_KEY", "DEEPSEEK_API_KEY", "TOGETHER_API_KEY",
+    "FIREWORKS_API_KEY", "PERPLEXITY_API_KEY", "XAI_API_KEY", "REPLICATE_API_TOKEN", "HF_TOKEN",
+    "HUGGING_FACE_HUB_TOKEN", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AZURE_OPENAI_API_KEY",
+    "GH_TOKEN", "GITHUB_TOKEN",
+})
 
 #: Upper-cased fnmatch patterns for secret-looking variable names.
 SECRET_NAME_PATTERNS = (
@@ -185,6 +169,11 @@ def _environment_secret_values(environ: Mapping[str, str]) -> list[str]:
     return [value for name, value in environ.items() if is_secret_name(name)]
 
 
+def secret_values() -> list[str]:
+    """What :func:`redact` hides in command output: llm's stored keys and this process's secrets."""
+    return stored_key_values() + _environment_secret_values(os.environ)
+
+
 # --------------------------------------------------------------------------------------------------
 # Output formatting
 
@@ -240,7 +229,7 @@ def format_command_output(out: CommandOutput, timeout: float) -> str:
                 text += f" (killed by signal {-out.exit_code})"
         if _NO_TESTS_RAN.search(out.text):
             text += NO_TESTS_NOTE
-    return redact(text, stored_key_values() + _environment_secret_values(os.environ))
+    return redact(text, secret_values())
 
 
 # --------------------------------------------------------------------------------------------------
@@ -265,14 +254,23 @@ class _HeadTail:
     Memory stays below ``head_limit + 2 * tail_limit + one chunk`` whatever the stream length.
     """
 
-    def __init__(self, head_limit: int, tail_limit: int):
+    def __init__(self, head_limit: int, tail_limit: int, on_output: Callable[[str], None] | None = None):
         self.head_limit = head_limit
         self.tail_limit = tail_limit
         self.head = bytearray()
         self.tail = bytearray()
         self.total = 0
+        self.on_output = on_output
+        self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
 
     def feed(self, chunk: bytes) -> None:
+        if self.on_output is not None:
+            try:
+                text = self._decoder.decode(chunk)
+                if text:
+                    self.on_output(text)
+            except Exception:
+                self.on_output = None  # a failing listener is dropped; the command goes on
         self.total += len(chunk)
         room = self.head_limit - len(self.head)
         if room > 0:
@@ -500,6 +498,7 @@ def run_command(
     env: Mapping[str, str] | None = None,
     sandbox: SandboxConfig | None = None,
     max_output: int = 30_000,
+    on_output: Callable[[str], None] | None = None,
 ) -> CommandOutput:
     """Run ``command`` with ``/bin/bash -c`` (or ``/bin/sh``) in ``cwd`` and capture its output.
 
@@ -517,6 +516,8 @@ def run_command(
     * With ``sandbox`` the command runs under bubblewrap (:func:`~.sandbox.wrap_argv`) with
       ``TMPDIR=/tmp``; if that is impossible :class:`~.sandbox.SandboxUnavailable` is raised and
       nothing runs.
+    * ``on_output`` (optional) receives the output as it arrives, decoded, unredacted and uncut
+      (for a live display; the result is the same with or without it).
 
     If ``KeyboardInterrupt`` (or any other exception) interrupts the wait, the process tree is
     killed before the exception propagates.
@@ -570,7 +571,7 @@ def run_command(
             os.close(write_fd)
             write_fd = -1
 
-        sink = _HeadTail(max_output // 2, max_output - max_output // 2)
+        sink = _HeadTail(max_output // 2, max_output - max_output // 2, on_output)
         timed_out = False
         try:
             timed_out = _pump(proc, read_fd, sink, time.monotonic() + seconds, stop_on_exit=True)

@@ -108,6 +108,9 @@ class CodingTools(llm.Toolbox):
         # (mtime_ns, size) of each file when this toolbox last read or wrote it: stale-edit guard.
         self._seen: dict[Path, tuple[int, int]] = {}
         self._last_plan: tuple[tuple, tuple[str, str | None]] | None = None
+        #: Receives a running command's output as it arrives (set by a user interface; not part
+        #: of any tool's signature, so the model never sees it).
+        self._on_output: Callable[[str], None] | None = None
 
     # -- helpers (underscored: llm only turns public methods into tools) -------------------------
 
@@ -374,5 +377,7 @@ class CodingTools(llm.Toolbox):
             raise ToolError("timeout must be at least 1 second")
         seconds = min(seconds, MAX_COMMAND_TIMEOUT)
         env = shell.child_environment(os.environ, self._env_allow)
-        result = shell.run_command(command, self._root, seconds, env=env, sandbox=self._sandbox())
+        result = shell.run_command(
+            command, self._root, seconds, env=env, sandbox=self._sandbox(), on_output=self._on_output
+        )
         return shell.format_command_output(result, seconds)

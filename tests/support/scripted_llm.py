@@ -1,7 +1,8 @@
 """Run the real `llm` CLI with a scripted model, for pseudo-terminal tests.
 
 The script (JSON list of steps: {"text": ..., "tool_calls": [[name, arguments], ...]}) comes from the
-file named by SCRIPTED_STEPS; each step is one model response.
+file named by SCRIPTED_STEPS; each step is one model response. A step's "chunks" stream one by one,
+"chunk_delay" seconds apart (as a model streams a long answer).
 """
 
 import json
@@ -24,6 +25,11 @@ class PtyScriptedModel(llm.Model):
         step = self.steps.pop(0) if self.steps else {"text": "(script exhausted)"}
         if step.get("text"):
             yield step["text"]
+        for chunk in step.get("chunks", []):
+            import time
+
+            yield chunk
+            time.sleep(step.get("chunk_delay", 0.02))
         if step.get("sleep"):
             import time
 
