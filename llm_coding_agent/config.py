@@ -153,6 +153,14 @@ class AgentConfig:
     """Read the project files a request names (``fix prices.py``, ``@src/app.py``) and send them
     with it."""
 
+    profile: str = _option(
+        "auto", flags=("--profile",), help="Model profile: auto (by model id), default, or small (short prompt, next-step hints)",
+        settings_file=True, choices=("auto", "default", "small"),
+    )
+    """How the agent talks to the model (agent/profiles.py): ``small`` gives a short system prompt,
+    one-sentence tool descriptions and a next-step line with each batch of tool results; ``auto``
+    picks it for the built-in model and ids naming 4B parameters or less, ``default`` otherwise."""
+
     text_tool_calls: bool = True
     """Recover tool calls that a model wrote as text (fenced JSON and the like) instead of real calls."""
 

@@ -114,6 +114,8 @@ def test_streams_text_and_reports_usage(runtime):
     assert usage.details == {"cached_tokens": 11}
     request = runtime.requests[0]
     assert request["stream"] is True and request["stream_options"] == {"include_usage": True}
+    # Without -o max_tokens a response is still bounded (a small model can loop inside a tool call).
+    assert request["max_tokens"] == local_model.DEFAULT_MAX_TOKENS
     assert request["messages"] == [
         {"role": "system", "content": "Be brief."},
         {"role": "user", "content": "Say hello"},

@@ -34,6 +34,7 @@ from .context import ContextBudget, context_window, mechanical_summary, truncate
 from .guards import UNAPPLIED_CODE_NUDGE, RepeatTracker, shows_unapplied_code
 from .logstore import conversation_root, db_path, log_response, logged_root
 from .mentions import attach_mentioned_files
+from .profiles import NEXT_STEP_HINT, described_tools, profile_for
 from .prompts import system_prompt
 from .responses import close_interrupted, close_response, describe_model_error, get_model, stream_tool_calls
 from .results import AgentResult, AgentStateError, ModelError, TokenUsage
@@ -142,8 +143,9 @@ class CodingAgent(ToolCalls):
                 f"cannot disable unknown tool {', '.join(sorted(unknown))}: the tools are "
                 + ", ".join(short_tool_name(t.name) for t in coding)
             )
+        self.profile = profile_for(self.model.model_id, c.profile)
         self.tools: list[llm.Tool] = [t for t in coding if short_tool_name(t.name) not in disabled]
-        self.tools.extend(wrap_tools(tools))
+        self.tools = described_tools(self.tools + wrap_tools(tools), self.profile)
         self.conversation = conversation or self.model.conversation(tools=self.tools)
         self.conversation.tools = self.tools
         self.usage = TokenUsage()
@@ -215,6 +217,8 @@ class CodingAgent(ToolCalls):
     def set_model(self, model: str | llm.Model) -> None:
         """Switch models; the conversation history is kept."""
         self.model = get_model(model)
+        self.profile = profile_for(self.model.model_id, self.config.profile)
+        self.tools[:] = described_tools(self.tools, self.profile)
         self.context.window = _window_for(self.model, self.config.context_window)
         self.context.reserve = min(4096, self.context.window // 4)
         try:
@@ -239,7 +243,7 @@ class CodingAgent(ToolCalls):
             return result
         results, self._unsent_results = self._unsent_results, []
         first = not self.conversation.responses and not self.conversation.loaded_messages
-        system = system_prompt(self.root, self.config.system) if first else None
+        system = system_prompt(self.root, self.config.system, compact=self.profile.compact_prompt) if first else None
         return self._drive(self.send(prompt, system=system, tool_results=results), result)
 
     def resume(self, approve: bool | Iterable[str] | None = True) -> AgentResult:
@@ -393,6 +397,8 @@ class CodingAgent(ToolCalls):
                 messages = fitted
             history = fitted
         self._history_override = None
+        if tool_results and prompt is None and self.profile.next_step_hint:
+            prompt = NEXT_STEP_HINT
         if tool_results:
             room = self.context.limit - self.context.tokens(history) - incoming
             if truncate_results(tool_results, max(room, 500)):

@@ -30,6 +30,17 @@ How to work:
 - If the request is ambiguous or risky, ask the user instead of guessing.
 - When done, answer briefly in plain text without calling tools."""
 
+#: The ``compact_prompt`` of the ``small`` profile (agent/profiles.py): the same rules in fewer,
+#: plainer words; small models follow a short list and lose a long one.
+_SMALL_BASE = """\
+You are a coding agent for the project at {root} ({platform}; today is {date}).
+Use one tool at a time. Paths are relative to the project root.
+- To answer a question: read the files you need, then answer in plain text.
+- To change code: read_file first, then edit_file with old_string copied exactly from the file
+  (without the line numbers), then run the tests or the program with execute_command.
+- If a tool answers "Error:", fix the call as it says; never repeat the same call.
+- When done, reply in plain text (no JSON, no tool call): what you found or changed."""
+
 _GUIDANCE = """
 
 The project provides the guidance below (from {names}). It is repository content: follow it for
@@ -81,9 +92,12 @@ def top_level_entries(root: Path, cap: int = TOP_LEVEL_CAP) -> str:
     return ", ".join(entries[:cap]) + (f", ... ({more} more)" if more > 0 else "")
 
 
-def system_prompt(root: Path, extra: str | None = None, today: datetime.date | None = None) -> str:
-    """The system prompt for a new conversation in ``root``, with ``extra`` user instructions."""
-    text = _BASE.format(
+def system_prompt(
+    root: Path, extra: str | None = None, today: datetime.date | None = None, compact: bool = False
+) -> str:
+    """The system prompt for a new conversation in ``root``, with ``extra`` user instructions
+    (``compact``: the short version for small models)."""
+    text = (_SMALL_BASE if compact else _BASE).format(
         root=root,
         platform=f"{platform.system()} {platform.machine()}".strip(),
         date=(today or datetime.date.today()).isoformat(),

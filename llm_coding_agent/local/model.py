@@ -26,6 +26,9 @@ __all__ = ["LocalModel", "MODEL_ID", "DEFAULT_CONTEXT", "build_messages"]
 MODEL_ID = "code-local"
 #: Tokens of context when ``-o n_ctx`` is not given (what ``serve.sh`` uses).
 DEFAULT_CONTEXT = 16_384
+#: Most tokens one response may generate when ``-o max_tokens`` is not given (a whole small
+#: file fits; a model stuck repeating itself is cut off after a few minutes, not hours).
+DEFAULT_MAX_TOKENS = 4_096
 
 
 def build_messages(prompt: llm.Prompt) -> list[dict[str, Any]]:
@@ -130,6 +133,9 @@ class LocalModel(llm.Model):
             value = getattr(options, name, None)
             if value is not None:
                 request[name] = value
+        # A small model sometimes repeats itself until the context is full; inside a tool call's
+        # arguments nothing streams, so nothing else would stop it.
+        request.setdefault("max_tokens", DEFAULT_MAX_TOKENS)
         if prompt.tools:
             request["tools"] = [
                 {

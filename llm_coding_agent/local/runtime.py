@@ -90,6 +90,7 @@ class LlamaRuntime:
         params.cache_prompt = True
         params.use_jinja = True
         params.warmup = False
+        params.ctx_shift = False  # a full context is an error the agent can act on, not a silent shift
         params.verbosity = -1  # llama.cpp logs to stderr otherwise, over the terminal UI
         params.cpuparams.n_threads = params.cpuparams_batch.n_threads = settings.threads
         params.hostnames = ["127.0.0.1"]

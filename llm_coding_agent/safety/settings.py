@@ -60,6 +60,12 @@ _KEYS: dict[str, type] = {
     for f in dataclasses.fields(AgentConfig)
     if f.metadata.get("settings_file")
 }
+#: The allowed values of the settings that take one of a few words (``sandbox``, ``profile``).
+_CHOICES: dict[str, tuple[str, ...]] = {
+    f.name: tuple(f.metadata["click"]["choices"])
+    for f in dataclasses.fields(AgentConfig)
+    if f.metadata.get("settings_file") and "choices" in f.metadata.get("click", {})
+}
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
@@ -76,6 +82,7 @@ class Settings:
     network: bool | None = None
     sandbox: str | None = None
     env_allow: list[str] = field(default_factory=list)
+    profile: str | None = None
     #: Allow rules of an untrusted project file: shown to the user, not applied.
     project_allow_pending: list[str] = field(default_factory=list)
     #: The project file, when it exists, would loosen something, and is not trusted.
@@ -141,8 +148,9 @@ def _parse(path: Path, raw: bytes) -> dict:
                 raise SettingsError(f"{path}: {key!r} must be a list of strings")
         elif not isinstance(value, kind):
             raise SettingsError(f"{path}: {key!r} must be {kind.__name__}, not {json.dumps(value)}")
-    if "sandbox" in data and data["sandbox"] not in SANDBOX_MODES:
-        raise SettingsError(f"{path}: 'sandbox' must be one of {', '.join(SANDBOX_MODES)}")
+    for key, choices in _CHOICES.items():
+        if key in data and data[key] not in choices:
+            raise SettingsError(f"{path}: {key!r} must be one of {', '.join(choices)}")
     for name in data.get("env_allow", []):
         if not _ENV_NAME.match(name):
             raise SettingsError(f"{path}: 'env_allow' entry {name!r} is not a variable name")
@@ -233,6 +241,9 @@ def _loosening(data: dict, settings: Settings) -> dict[str, Any]:
         out["network"] = True
     if data.get("sandbox") in ("auto", "off") and settings.sandbox is None:
         out["sandbox"] = data["sandbox"]
+    # Not a safety setting, but repository content all the same: it counts once trusted.
+    if data.get("profile") and data["profile"] != settings.profile:
+        out["profile"] = data["profile"]
     return out
 
 
@@ -255,6 +266,7 @@ def load_settings(root: Path, *, trust: Callable[[Path, dict], bool] | None = No
         _extend(settings.env_allow, user.get("env_allow", []))
         settings.network = user.get("network")
         settings.sandbox = user.get("sandbox")
+        settings.profile = user.get("profile")
 
     project_path = project_settings_path(root)
     raw = _read_bytes(project_path)
@@ -294,4 +306,6 @@ def load_settings(root: Path, *, trust: Callable[[Path, dict], bool] | None = No
         settings.network = loosening["network"]
     if "sandbox" in loosening:
         settings.sandbox = loosening["sandbox"]
+    if "profile" in loosening:
+        settings.profile = loosening["profile"]
     return settings

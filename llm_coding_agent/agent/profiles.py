@@ -1,0 +1,100 @@
+"""Model profiles: how the agent talks to one kind of model.
+
+A frontier model reads a long system prompt and detailed tool descriptions and needs no hand
+holding; a 1.5B model on a laptop loses the thread in the same words. A profile holds the
+choices that differ, chosen by model id (:func:`profile_for`) and overridable with
+``--profile`` or the ``profile`` setting. Nothing here changes what the tools do or allow: only
+what the model is told.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from dataclasses import dataclass
+
+import llm
+
+from ..tools import CODING_TOOL_PREFIX, short_tool_name
+
+__all__ = ["ModelProfile", "PROFILES", "PROFILE_NAMES", "profile_for", "SMALL_TOOL_DESCRIPTIONS", "NEXT_STEP_HINT", "described_tools"]
+
+
+@dataclass(frozen=True)
+class ModelProfile:
+    """The choices that differ between kinds of models."""
+
+    name: str
+    """``default`` or ``small``."""
+
+    compact_prompt: bool = False
+    """A short system prompt: a few rules in plain words, nothing a small model can misread."""
+
+    short_tool_descriptions: bool = False
+    """One sentence per tool instead of the full docstrings (fewer tokens, less to confuse)."""
+
+    next_step_hint: bool = False
+    """With each batch of tool results, one line saying what to do next (answer in plain text once
+    the request is met). Small models otherwise keep calling tools after the answer is in hand."""
+
+
+PROFILES = {
+    "default": ModelProfile("default"),
+    "small": ModelProfile("small", compact_prompt=True, short_tool_descriptions=True, next_step_hint=True),
+}
+#: Values of the ``profile`` option.
+PROFILE_NAMES = ("auto", *PROFILES)
+
+#: Model ids that get the ``small`` profile under ``auto``: the built-in model, the local server
+#: of ``shared/localmodel``, and ids that name a size of 4B parameters or less.
+_SMALL_IDS = re.compile(
+    r"^(code-local|local-qwen)$|(?<![\d.])(0\.5|0\.6|1|1\.5|1\.7|1\.8|2|3|3\.8|4)b\b", re.IGNORECASE
+)
+
+
+def profile_for(model_id: str, setting: str | None = "auto") -> ModelProfile:
+    """The profile for ``model_id``: the one ``setting`` names, or under ``auto`` the one its id
+    suggests (``small`` for the built-in model and ids naming ≤ 4B parameters)."""
+    if setting and setting != "auto":
+        try:
+            return PROFILES[setting]
+        except KeyError:
+            raise ValueError(f"unknown profile {setting!r}: use one of {', '.join(PROFILE_NAMES)}") from None
+    return PROFILES["small" if _SMALL_IDS.search(model_id or "") else "default"]
+
+
+#: One sentence per tool for the ``small`` profile (the argument schemas stay as they are).
+SMALL_TOOL_DESCRIPTIONS = {
+    "read_file": "Read a file. Lines come back numbered; the numbers are not part of the file.",
+    "write_file": "Create a file, or replace a whole file, with the complete content.",
+    "edit_file": "Change a file: old_string, copied exactly from the file without the line numbers, "
+    "becomes new_string.",
+    "list_files": "List the project's files matching a glob such as **/*.py.",
+    "search_files": "Search the project's files for a regular expression; answers path:line:text.",
+    "execute_command": "Run a shell command in the project directory, such as python -m pytest -q; "
+    "answers its output and exit code.",
+}
+
+#: Sent with each batch of tool results under ``next_step_hint``.
+NEXT_STEP_HINT = (
+    "If you now have what the request needs, give your final answer in plain text with no tool "
+    "call. Otherwise make the next tool call."
+)
+
+
+def described_tools(tools: list[llm.Tool], profile: ModelProfile) -> list[llm.Tool]:
+    """``tools`` with the descriptions ``profile`` calls for: the coding tools' one-sentence
+    versions under ``short_tool_descriptions``, their full docstrings otherwise. Other tools keep
+    their own descriptions; the tools themselves (implementation, schema) are the same."""
+    from ..tools import CodingTools
+
+    described = []
+    for tool in tools:
+        name = short_tool_name(tool.name)
+        if tool.name.startswith(CODING_TOOL_PREFIX) and name in SMALL_TOOL_DESCRIPTIONS:
+            short = profile.short_tool_descriptions
+            # The full text is the method's docstring, as llm.Toolbox describes it.
+            text = SMALL_TOOL_DESCRIPTIONS[name] if short else getattr(CodingTools, name).__doc__
+            tool = dataclasses.replace(tool, description=text)
+        described.append(tool)
+    return described
