@@ -255,6 +255,13 @@ class SessionConfig(AgentConfig):
     )
     """Continue the logged conversation with this id."""
 
+    pick_session: bool = _option(
+        False, flags=("-r", "--resume"), help="Pick one of this directory's recent sessions to continue",
+        is_flag=True,
+    )
+    """Show this directory's recent sessions and continue the one the user picks (interactive
+    only; a headless run names its conversation with ``--cid``)."""
+
     tool_specs: list = _option(
         [], flags=("-T", "--tool"), help="Add an llm tool (as llm chat -T)", multiple=True, metavar="NAME",
         convert=list,

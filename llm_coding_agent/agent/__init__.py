@@ -17,6 +17,7 @@ through the callbacks it is given (``approve``, ``on_text``, ``on_tool_start``, 
 
 from __future__ import annotations
 
+from .calls import EditedContent
 from .loop import AgentResult, AgentStateError, CodingAgent, ModelError, TokenUsage
 
-__all__ = ["AgentResult", "AgentStateError", "CodingAgent", "ModelError", "TokenUsage"]
+__all__ = ["AgentResult", "AgentStateError", "CodingAgent", "EditedContent", "ModelError", "TokenUsage"]

@@ -9,21 +9,34 @@ its ``on_tool_start``/``on_tool`` callbacks.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Iterable
 
 import llm
 from llm.models import Prompt
 
+from ..errors import ToolError
 from ..safety.approval import ApprovalDecision
 from ..safety.rules import Verdict
-from ..tools import CODING_TOOL_PREFIX, short_tool_name
+from ..tools import CODING_TOOL_PREFIX, FILE_CHANGING_TOOLS, short_tool_name
+from ..tools.files import unified_diff
 from ..tools.sandbox import SandboxUnavailable, bwrap_problem
 from .guards import RepeatTracker
 from .results import AgentResult
 
-__all__ = ["ToolCalls", "argument_problem", "wrap_tools"]
+__all__ = ["ToolCalls", "EditedContent", "argument_problem", "wrap_tools"]
 
 _COMMAND_TOOL = f"{CODING_TOOL_PREFIX}execute_command"
+
+
+@dataclass
+class EditedContent:
+    """What an approver returns to approve a ``write_file``/``edit_file`` call with the file
+    ending up as ``content`` instead (the user edited the proposed change). The change goes
+    through the same tool (atomic write, line endings and mode kept), and the model is told in
+    the result, with the diff from what it proposed to what was written."""
+
+    content: str
 
 
 class ToolCalls:
@@ -89,10 +102,14 @@ class ToolCalls:
         refusal = self.approval_refusal(tool, call, resolved, preapproved)
         if refusal is not None:
             return refusal
+        # The approver may have replaced the arguments (the user edited the change): say so.
+        note = self._user_edit_note(tool, call, resolved) if resolved.arguments is not call.arguments else ""
         if self.on_tool_start:
             self.on_tool_start(call)
         tool_result = execute_with_llm(self.model, tool, resolved)
         tool_result.name = call.name
+        if note and not tool_result.output.startswith("Error:"):
+            tool_result.output += note
         return tool_result
 
     def approval_refusal(
@@ -114,10 +131,15 @@ class ToolCalls:
                     return self._cancelled(call, "the user declined this call")
             else:
                 try:
-                    if not self.ask(tool, resolved):
-                        return self._cancelled(call, "the user declined this call")
+                    answer = self.ask(tool, resolved)
                 except llm.CancelToolCall as ex:
                     return self._cancelled(call, f"the user declined this call: {ex}")
+                if not answer:
+                    return self._cancelled(call, "the user declined this call")
+                if isinstance(answer, EditedContent):
+                    refusal = self._apply_user_edit(tool, call, resolved, answer.content)
+                    if refusal is not None:
+                        return refusal
         if tool.name == _COMMAND_TOOL and not self._sandbox_ready():
             return self._error(
                 call,
@@ -126,14 +148,55 @@ class ToolCalls:
             )
         return None
 
-    def ask(self, tool: llm.Tool, call: llm.ToolCall) -> bool:
+    def ask(self, tool: llm.Tool, call: llm.ToolCall) -> bool | EditedContent:
         """Ask ``approve`` about a call the policy cannot allow on its own. It may raise
-        ``llm.CancelToolCall`` (declined, with a reason) or ``llm.PauseChain`` (decide later)."""
+        ``llm.CancelToolCall`` (declined, with a reason) or ``llm.PauseChain`` (decide later), and
+        for a file change answer :class:`EditedContent` (approved, with the user's version)."""
         if self.approve is True:
             return True
         if callable(self.approve):
-            return bool(self.approve(tool, call))
+            answer = self.approve(tool, call)
+            return answer if isinstance(answer, EditedContent) else bool(answer)
         return False
+
+    def _apply_user_edit(
+        self, tool: llm.Tool, call: llm.ToolCall, resolved: llm.ToolCall, content: str
+    ) -> llm.ToolResult | None:
+        """Make ``resolved`` a call that leaves the file as ``content``: a write with it, or an
+        edit replacing the whole current text with it (so the result is still the real diff).
+        The result to send instead when that cannot be done (None when it can)."""
+        name = short_tool_name(tool.name)
+        if not tool.name.startswith(CODING_TOOL_PREFIX) or name not in FILE_CHANGING_TOOLS:
+            return self._error(call, f"only file changes can be edited, not {tool.name}")
+        try:
+            _, before, _ = self.coding_tools._change(name, call.arguments)
+        except ToolError as ex:
+            return self._error(call, str(ex))
+        if content == before:
+            return self._cancelled(
+                call, "the user edited your change away, so the file keeps its current content"
+            )
+        if name == "write_file":
+            resolved.arguments = {**call.arguments, "content": content}
+        else:
+            resolved.arguments = {"path": call.arguments["path"], "old_string": before, "new_string": content}
+        return None
+
+    def _user_edit_note(self, tool: llm.Tool, call: llm.ToolCall, resolved: llm.ToolCall) -> str:
+        """What the model is told after the user edited its change: the diff from what it
+        proposed to what the file now holds."""
+        name = short_tool_name(tool.name)
+        written = resolved.arguments.get("content" if name == "write_file" else "new_string", "")
+        try:
+            display, _, proposed = self.coding_tools._change(name, call.arguments)
+        except ToolError:
+            display, proposed = str(call.arguments.get("path")), ""
+        diff = unified_diff(proposed, written, display)
+        return (
+            f"\n\n[Note from the system: the user edited your change before approving it, so "
+            f"{display} now holds their version, not yours. The difference from what you proposed "
+            f"(-) to what was written (+):\n{diff}\nRead the file again before changing it further.]"
+        )
 
     def _bound_to_fail(self, tool: llm.Tool, call: llm.ToolCall) -> str | None:
         """The error a file change will certainly return (missing file, no match, ...), if any."""

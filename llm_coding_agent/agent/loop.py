@@ -51,8 +51,9 @@ __all__ = [
     "logged_root",
 ]
 
-#: ``approve=`` may be True, None (pause), or a callable ``(tool, tool_call) -> bool``.
-Approver = Callable[[llm.Tool | None, llm.ToolCall], bool]
+#: ``approve=`` may be True, None (pause), or a callable ``(tool, tool_call) -> bool``
+#: (or :class:`~.calls.EditedContent` for a file change the user edited).
+Approver = Callable[[llm.Tool | None, llm.ToolCall], Any]
 
 #: Characters of one model answer before it is cut off (runaway generation).
 MAX_RESPONSE_CHARS = 60_000
@@ -72,8 +73,9 @@ class CodingAgent(ToolCalls):
 
     ``approve`` governs mutating tools (``write_file``, ``edit_file``, ``execute_command`` and any
     extra tool): ``True`` approves everything, a callable ``(tool, tool_call) -> bool`` decides per
-    call (raise ``llm.CancelToolCall("reason")`` to decline with a reason for the model), and
-    ``None`` pauses the run until :meth:`resume`. Read-only tools never ask.
+    call (raise ``llm.CancelToolCall("reason")`` to decline with a reason for the model; for a
+    file change, return :class:`~.calls.EditedContent` to approve it with the user's version of
+    the file), and ``None`` pauses the run until :meth:`resume`. Read-only tools never ask.
 
     Callbacks (all optional): ``on_text(chunk)`` for each piece of the model's answer as it
     streams; ``on_tool_start(call)`` just before a tool runs (after approval; calls refused,

@@ -11,6 +11,10 @@ What lives here:
 - ``live.py``: what is shown while the agent works: a running tool's live line and output, a
   command's output collapsed, the answer streamed as Markdown, the status line after a turn.
 - ``diffview.py``: diffs with line numbers, cropped lines and the changed characters highlighted.
+- ``completion.py``: Tab completion at the prompt (session commands, ``@`` paths, model ids);
+  ``keys.py``: the prompt's keys for a new line (``\\`` Enter, Esc Enter, Shift+Enter).
+- ``sessions.py``: this directory's recent sessions from llm's logs (``-r``, ``!resume``).
+- ``editor.py``: a proposed file change edited in ``$VISUAL``/``$EDITOR`` (the ``e`` answer).
 
 May import every lower layer (``agent``, ``safety``, ``tools``, ``errors``). Nothing imports it
 but :mod:`llm_coding_agent.plugin`. ``rich`` and ``prompt_toolkit`` are imported only when

@@ -92,11 +92,13 @@ def code_command(prompt, **params):
     llm code --yolo                       approve every tool call
     llm code --allow "pytest*"            pre-approve matching commands
     llm code -c / --cid ID                continue the latest / a given conversation
+    llm code -r                           pick one of this directory's recent sessions
     llm code -p "run the tests"           one task headless: print the answer, exit
     llm code -p "..." --json              JSON Lines events: text, tool_call, tool_result, final
 
     Mutating tools (edits, writes, commands) ask first, showing the diff or the command.
-    Answer y (once), a (always for similar calls this session) or n (optionally "n: reason").
+    Answer y (once), a (always for similar calls this session) or n (optionally "n: reason");
+    for a file change, e opens the proposed content in $VISUAL / $EDITOR to change it first.
     In -p mode nothing prompts: such calls are declined unless --yolo or an --allow rule covers
     them. Exit status: 0 done, 3 stopped at a limit or budget, 1 error, 130 interrupted (Ctrl-C).
 
@@ -121,6 +123,16 @@ def code_command(prompt, **params):
     if json_output and command_line.get("print_prompt") is None:
         _final_error("--json needs -p TASK")
         raise click.UsageError("--json needs -p TASK")
+    if command_line.get("pick_session"):
+        problem = None
+        if command_line.get("print_prompt") is not None:
+            problem = "-r needs an interactive terminal; use --cid ID"
+        elif command_line.get("continue_") or command_line.get("conversation_id"):
+            problem = "-r picks the conversation itself; leave out -c and --cid"
+        if problem:
+            if json_output:
+                _final_error(problem)
+            raise click.UsageError(problem)
     # With --json every ending, errors included, is a `final` event (the last line of stdout).
     try:
         session = Session(command_line)

@@ -19,6 +19,7 @@ __all__ = [
     "declined_advice",
     "resume_hint",
     "recap",
+    "request_text",
 ]
 
 _IRREGULAR_PLURALS = {"match": "matches"}
@@ -131,7 +132,7 @@ _ATTACHMENTS = re.compile(r"\A\[The files named in the request below.*</file>\n\
 _NOTES = re.compile(r"\A(?:\[Note from the system:[^\n]*\]\n)+\n")
 
 
-def _request_text(text: str) -> str:
+def request_text(text: str) -> str:
     """The user's own words of a logged request (what the agent added in front removed)."""
     text = _NOTES.sub("", text)
     text = _ATTACHMENTS.sub("", text)
@@ -147,7 +148,7 @@ def recap(history: Iterable, conversation_id: str) -> str | None:
         texts = [getattr(part, "text", None) for part in message.parts]
         text = "\n".join(t for t in texts if isinstance(t, str))
         if message.role == "user" and text.strip():
-            request = _request_text(text)
+            request = request_text(text)
             if request.strip():
                 requests.append(request)
         elif message.role == "assistant" and text.strip():

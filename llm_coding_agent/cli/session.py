@@ -12,17 +12,19 @@ from typing import Any, Mapping
 import click
 import llm
 
-from ..agent import AgentResult, AgentStateError, CodingAgent, ModelError
+from ..agent import AgentResult, AgentStateError, CodingAgent, EditedContent, ModelError
 from ..agent.logstore import logged_root
 from ..agent.results import LIMIT_STOPS
 from ..config import SessionConfig
 from ..errors import CodingAgentError
 from ..safety.settings import SettingsError, load_settings
-from ..tools import CODING_TOOL_PREFIX, short_tool_name
+from ..tools import CODING_TOOL_PREFIX, FILE_CHANGING_TOOLS, short_tool_name
 from ..local import MODEL_ID, is_available
+from .editor import edit_text
 from .local import local_notice, missing_key_message, model_lacks_key, prepare_local_model
 from .messages import declined_advice, recap, resume_hint, stop_message
 from .live import turn_status
+from .sessions import recent_sessions, sessions_list
 from .ui import TerminalUI
 
 __all__ = ["Session", "SessionError", "EXIT_OK", "EXIT_ERROR", "EXIT_LIMIT", "EXIT_INTERRUPTED", "emit_event"]
@@ -47,11 +49,16 @@ In-session commands (/help, /model... work as well as !help, !model...):
   !undo            restore the files to how they were before the last turn
   !compact [focus] summarise the conversation so far to free context
   !clear           start a new conversation with the same settings
-Messages: Enter sends; Esc then Enter inserts a newline (piped input: end a line with \\ to continue).
+  !resume          continue another of this directory's recent sessions (pick it by number)
+Messages: Enter sends; \\ then Enter, Esc then Enter, or Shift+Enter (in terminals that report it)
+starts a new line (piped input: end a line with \\ to continue). Tab completes commands, @file
+paths and !model ids. Approving a file change, e opens it in $VISUAL/$EDITOR to change it first.
 Ctrl-C cancels the running turn; Ctrl-C again at the prompt, or Ctrl-D, exits."""
 
 #: The names of the session commands, after ``!`` or ``/``.
-COMMANDS = frozenset({"help", "quit", "exit", "q", "yolo", "model", "tokens", "undo", "compact", "clear"})
+COMMANDS = frozenset({
+    "help", "quit", "exit", "q", "yolo", "model", "tokens", "output", "undo", "compact", "clear", "resume",
+})
 
 
 class SessionError(CodingAgentError):
@@ -96,6 +103,10 @@ class Session:
             history_path=llm.user_dir() / "llm-code-history.txt",
         )
         self.db = self._open_db(given)
+        if given.pick_session:
+            chosen = self._pick_conversation(self.root, none_left="starting a new one", skip="start a new session")
+            if chosen is not None:
+                command_line = {**command_line, "conversation_id": chosen}
         try:
             self.settings = load_settings(self.root, trust=None if self.headless else self._trust_project)
         except SettingsError as ex:
@@ -123,7 +134,7 @@ class Session:
         import sqlite_utils
 
         if not logs_on():
-            if config.continues:
+            if config.continues or config.pick_session:
                 raise SessionError("cannot continue a conversation: logging is off (`llm logs on`)")
             return None
         db = sqlite_utils.Database(logs_db_path())
@@ -264,12 +275,15 @@ class Session:
             "changes files or runs commands can be approved"
         )
 
-    def _approve(self, tool, call) -> bool:
+    def _approve(self, tool, call, editable: bool = True) -> bool | EditedContent:
         agent = self.agent
         name = short_tool_name(tool.name)
         arguments = call.arguments if isinstance(call.arguments, dict) else {}
+        edit = None
         if tool.name.startswith(CODING_TOOL_PREFIX):
             preview = agent.coding_tools._preview(name, arguments)
+            if editable and name in FILE_CHANGING_TOOLS:
+                edit = self._editor_for(name, arguments)
         else:
             preview = "$ " + tool.name + " " + json.dumps(arguments)
         decision = agent.policy.decide(tool.name, arguments)
@@ -279,8 +293,11 @@ class Session:
         if decision.destructive:
             title += f"  ({decision.reason})"  # "destructive: `rm -rf x` deletes ...; ..."
         always = None if decision.destructive else agent.policy.always_description(tool.name, arguments)
-        answer = self.ui.ask_approval(title, preview, always)
+        answer = self.ui.ask_approval(title, preview, always, edit=edit)
         self._previewed.add(call.tool_call_id)
+        if answer.kind == "edit":
+            self._previewed.discard(call.tool_call_id)  # what is written is not what was shown
+            return EditedContent(answer.content)
         if answer.kind == "always":
             allowed = agent.policy.remember_always(tool.name, arguments)
             if allowed:
@@ -291,6 +308,19 @@ class Session:
         if answer.reason:
             raise llm.CancelToolCall(answer.reason)
         return False
+
+    def _editor_for(self, name: str, arguments: dict):
+        """For the approval prompt's ``e``: the proposed content of the file, in the user's editor."""
+        try:
+            display, _, proposed = self.agent.coding_tools._change(name, arguments)
+        except CodingAgentError:
+            return None  # bound to fail: nothing to edit
+
+        def edit() -> tuple[str | None, str]:
+            outcome = edit_text(proposed, display, terminal=self.ui.interactive_in)
+            return outcome.text, outcome.problem
+
+        return edit
 
     def _allow_unsandboxed(self, reason: str) -> bool:
         self.ui.notice(f"Sandbox unavailable: {reason}")
@@ -342,18 +372,52 @@ class Session:
 
     def run_interactive(self, first_prompt: str | None) -> int:
         self._header()
+        self.ui.set_completion(commands=sorted(COMMANDS - {"q"}), root=lambda: self.agent.root)
         if self.config.continues:
-            summary = recap(self.agent.history(), self.agent.conversation_id)
-            if summary:
-                self.ui.notice(summary, style="dim")
-        if self.agent.paused:
-            self.ui.notice("This conversation stopped with tool calls waiting for approval.")
-            self._turn(resume=True)
+            self._continued()
         if first_prompt and first_prompt.strip():
             self.ui.echo_message(first_prompt)  # typed lines show as typed; an argument does not
         self._conversation_loop(first_prompt)
         self._resume_hint()
         return EXIT_OK
+
+    def _continued(self) -> None:
+        """What a continued conversation opens with: the recap, then the calls it left waiting."""
+        summary = recap(self.agent.history(), self.agent.conversation_id)
+        self.ui.notice(summary or f"continuing conversation {self.agent.conversation_id}", style="dim")
+        if self.agent.paused:
+            self.ui.notice("This conversation stopped with tool calls waiting for approval.")
+            self._turn(resume=True)
+
+    def _pick_conversation(self, root: Path, none_left: str, skip: str, exclude: str | None = None) -> str | None:
+        """The id of one of ``root``'s recent sessions the user picks (None: they picked none)."""
+        sessions = recent_sessions(self.db, root, exclude=exclude)
+        if not sessions:
+            self.ui.notice(f"no {'other' if exclude else 'earlier'} sessions in {root}; {none_left}", style="")
+            return None
+        self.ui.notice(sessions_list(sessions, root), style="")
+        number = self.ui.choose(f"resume which? 1-{len(sessions)}, or Enter to {skip}", len(sessions))
+        return sessions[number - 1].conversation_id if number else None
+
+    def _switch_conversation(self) -> None:
+        """``!resume``: continue another of this directory's sessions instead of this one."""
+        if self.db is None:
+            self.ui.error("cannot resume: logging is off (`llm logs on`)")
+            return
+        chosen = self._pick_conversation(
+            self.agent.root, none_left="staying in this one", skip="stay in this one",
+            exclude=self.agent.conversation_id,
+        )
+        if chosen is None:
+            return
+        previous, self.config.conversation_id = self.config.conversation_id, chosen
+        try:
+            self.agent = self._make_agent()
+        except SessionError as ex:
+            self.config.conversation_id = previous
+            self.ui.error(str(ex))
+            return
+        self._continued()
 
     def _conversation_loop(self, first_prompt: str | None) -> None:
         """Messages and commands until Ctrl-D, ``!quit`` or Ctrl-C twice."""
@@ -425,7 +489,7 @@ class Session:
         if tool is None or self.agent.decide(call).verdict.value == "allow":
             return True
         try:
-            return self._approve(tool, call)
+            return self._approve(tool, call, editable=False)  # resume() takes ids, not new content
         except llm.CancelToolCall:
             return False
 
@@ -481,6 +545,8 @@ class Session:
         elif name == "clear":
             self.agent = self._make_agent(fresh=True)
             self.ui.notice(f"new conversation {self.agent.conversation_id}", style="")
+        elif name == "resume":
+            self._switch_conversation()
         else:
             self.ui.error(f"unknown command !{name}; !help lists them")
         return None

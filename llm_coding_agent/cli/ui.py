@@ -48,10 +48,15 @@ def tool_label(call: llm.ToolCall) -> tuple[str, str]:
     return name, key
 
 
+def _tool_output(result: llm.ToolResult) -> str:
+    """A tool's own output, without a note for the model after it (the user edited the change)."""
+    return (result.output or "").split("\n\n[Note from the system:")[0]
+
+
 def tool_summary(call: llm.ToolCall, result: llm.ToolResult) -> tuple[str, str, str]:
     """(tool, key argument, outcome) for the one-line display of a tool call."""
     name, key = tool_label(call)
-    out = result.output or ""
+    out = _tool_output(result)
     if out.startswith("Error:"):
         return name, key, "error: " + clip(out.splitlines()[0][7:].strip(), 100)
     if out.startswith("Cancelled:"):
@@ -76,15 +81,18 @@ def tool_summary(call: llm.ToolCall, result: llm.ToolResult) -> tuple[str, str, 
         outcome = exit_line.replace("Exit code: ", "exit ") if exit_line else "done"
     else:
         outcome = plural(len(out), "char")
+    if "[Note from the system: the user edited your change" in (result.output or ""):
+        outcome = outcome.strip() + " (your edit)"
     return name, key, outcome.strip()
 
 
 class ApprovalAnswer:
     """The user's answer to an approval prompt."""
 
-    def __init__(self, kind: str, reason: str = ""):
-        self.kind = kind  # "yes", "always", "no"
+    def __init__(self, kind: str, reason: str = "", content: str | None = None):
+        self.kind = kind  # "yes", "always", "no", "edit"
         self.reason = reason
+        self.content = content  # "edit": the file's content as the user edited it
 
 
 class TerminalUI:
@@ -105,6 +113,7 @@ class TerminalUI:
         )
         self._history_path = history_path
         self._session = None
+        self._completion: tuple[list[str], Callable[[], Path]] | None = None
         # Piped input: a line read as an approval answer that was not one, kept for the next prompt.
         self._pending_line: str | None = None
         self._markdown: MarkdownStream | None = None  # while an answer streams (terminal only)
@@ -206,7 +215,7 @@ class TerminalUI:
             line.append(f" · {running.elapsed:.1f}s", style="dim")
         self.console.print(line)
         if show_diff and name == "edit_file" and not outcome.startswith(("error", "declined")):
-            self.show_diff("\n".join(result.output.splitlines()[1:]))
+            self.show_diff("\n".join(_tool_output(result).splitlines()[1:]))
         if show_output and name == "execute_command" and not outcome.startswith("declined"):
             for text in collapsed_output_texts(result.output or "", failed):
                 self._print_line(text)
@@ -273,29 +282,56 @@ class TerminalUI:
         except EOFError:
             return None
 
+    def set_completion(self, commands: list[str], root: Callable[[], Path]) -> None:
+        """What Tab completes at the prompt: these session commands, ``@`` paths under ``root()``
+        and (after ``!model``) model ids."""
+        self._completion = (commands, root)
+
     def _prompt_session(self):
         if self._session is None:
             from prompt_toolkit import PromptSession
             from prompt_toolkit.history import FileHistory, InMemoryHistory
-            from prompt_toolkit.key_binding import KeyBindings
 
-            bindings = KeyBindings()
+            from .keys import prompt_key_bindings
 
-            @bindings.add("escape", "enter")
-            def _newline(event):
-                event.current_buffer.insert_text("\n")
+            completer = None
+            if self._completion is not None:
+                from .completion import SessionCompleter
 
+                completer = SessionCompleter(*self._completion)
             history = FileHistory(str(self._history_path)) if self._history_path else InMemoryHistory()
             self._session = PromptSession(
                 history=history,
-                key_bindings=bindings,
+                key_bindings=prompt_key_bindings(),
                 multiline=False,
                 prompt_continuation="  ",
+                completer=completer,
+                complete_while_typing=False,  # Tab asks; typing never pops a menu up
             )
         return self._session
 
-    def ask_approval(self, title: str, preview: str, always: str | None) -> ApprovalAnswer:
-        """Show what a call would do and ask y / a / n[: reason]."""
+    def choose(self, question: str, count: int) -> int | None:
+        """A number from 1 to ``count`` the user types; None for an empty answer or end of input
+        (piped input: a line that is no such number is kept as the next message)."""
+        self._end_stream()
+        while True:
+            reply = self._ask_line(f"? {question} › ")
+            if reply is None or not reply.strip():
+                return None
+            text = reply.strip().rstrip(".")
+            if text.isdigit() and 1 <= int(text) <= count:
+                return int(text)
+            if not self.interactive_in:
+                self._keep_for_next_message(reply)
+                return None
+            self.console.print(Text(f"  type a number from 1 to {count}, or just Enter", style="dim"))
+
+    def ask_approval(
+        self, title: str, preview: str, always: str | None,
+        edit: Callable[[], tuple[str | None, str]] | None = None,
+    ) -> ApprovalAnswer:
+        """Show what a call would do and ask y / a / n[: reason], and for a file change e (edit:
+        ``edit()`` runs the editor and gives (edited content, or None and why not))."""
         self._end_stream()
         self.console.print(Text(f"? {title}", style="bold yellow"))
         if preview.startswith("$ "):
@@ -305,7 +341,7 @@ class TerminalUI:
         # The choices fit a 64-column terminal; what "always" would allow goes on its own line.
         if always:
             self.console.print(Text(f"  a = always: {always}", style="dim"))
-        choices = "[y]es  " + ("[a]lways  " if always else "") + "[n]o  (n: reason)"
+        choices = "[y]es  " + ("[a]lways  " if always else "") + ("[e]dit  " if edit else "") + "[n]o  (n: reason)"
         while True:
             reply = self._ask_line(f"  {choices} › ")
             if reply is None:
@@ -316,6 +352,12 @@ class TerminalUI:
                 return ApprovalAnswer("yes")
             if always and low in ("a", "always"):
                 return ApprovalAnswer("always")
+            if edit and low in ("e", "edit"):
+                content, problem = edit()
+                if content is not None:
+                    return ApprovalAnswer("edit", content=content)
+                self.console.print(Text(f"  {problem}", style="dim"))
+                continue
             if low in ("n", "no") or low.startswith(("n:", "n ", "no:", "no ")):
                 reason = reply.split(":", 1)[1].strip() if ":" in reply else reply[1:].strip() if low.startswith("n ") else ""
                 return ApprovalAnswer("no", reason)
@@ -324,7 +366,8 @@ class TerminalUI:
                 self.console.print(Text("  not y, a or n: declined; the line is kept as the next message",
                                         style="dim"))
                 return ApprovalAnswer("no", "no answer (the next input line was not y, a or n)")
-            self.console.print(Text("  please answer y, a or n", style="dim"))
+            letters = ["y"] + (["a"] if always else []) + (["e"] if edit else [])
+            self.console.print(Text(f"  please answer {', '.join(letters)} or n", style="dim"))
 
     def confirm(self, question: str) -> bool:
         self._end_stream()

@@ -67,13 +67,14 @@ from pathlib import Path
 
 from ..errors import ToolError
 from .paths import is_within, relative_display
-from .search_common import _excluded_by, _user_glob
+from .ignore import _ancestor_rules, _read_gitignore
+from .search_common import _excluded_by, _scan_dir, _user_glob
 from .search_py import _list_python, _python_regex, _scan_file, _search_python
 from .search_rg import _list_rg, _search_rg, _search_rg_file
 # Re-exported for bench/tools.py, which builds its ripgrep baselines from the same flags.
 from .search_rg import _RG_SEARCH_FLAGS, _RG_WALK_FLAGS  # noqa: F401
 
-__all__ = ["find_rg", "list_files", "search_files", "MAX_LINE_CHARS", "LINE_TRUNCATED"]
+__all__ = ["find_rg", "list_files", "search_files", "directory_entries", "MAX_LINE_CHARS", "LINE_TRUNCATED"]
 
 
 #: Matching lines longer than this (in characters) are cut and marked.
@@ -216,6 +217,26 @@ def list_files(root: Path, base: Path, pattern: str = "**/*", limit: int = 200, 
         lines.append(f"[{total - len(top)} more files not shown (results truncated); "
                      "narrow the pattern or path]")
     return "\n".join(lines)
+
+
+def directory_entries(root: Path, directory: str) -> tuple[list[str], list[str]]:
+    """(subdirectory names, file names) of one directory of the project, ``directory`` being
+    relative to ``root`` ("" for the root), with the file set's rules: no hidden directories,
+    ``node_modules`` or ``__pycache__``, nothing ``.gitignore`` excludes, no symlinks. For
+    completing a path a level at a time (``llm code``'s ``@`` mentions) without walking the tree.
+    Nothing outside ``root`` is listed: a directory there, or missing, gives two empty lists."""
+    root_b = os.fsencode(root)
+    rel = os.fsencode(directory.strip("/"))
+    if rel and (rel.startswith(b"/") or b".." in rel.split(b"/")):
+        return [], []
+    base_b = os.path.join(root_b, rel) if rel else root_b
+    # A symlinked directory on the way could lead out of the root: the real path must stay in.
+    real_root = os.path.realpath(root_b)
+    if not os.path.isdir(base_b) or os.path.realpath(base_b) != os.path.join(real_root, rel).rstrip(b"/"):
+        return [], []
+    rules = _ancestor_rules(root_b, rel) + _read_gitignore(base_b, rel)
+    dirs, files = _scan_dir(base_b, b"", rel, rules)
+    return sorted(_show_path(name) for name, _, _ in dirs), sorted(_show_path(name) for name, _ in files)
 
 
 # --------------------------------------------------------------------------------------------

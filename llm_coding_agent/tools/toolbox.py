@@ -227,28 +227,35 @@ class CodingTools(llm.Toolbox):
             state = None
         return name, call, str(real), state
 
+    def _change(self, name: str, arguments: dict) -> tuple[str, str, str]:
+        """(display path, text before, text after) of a ``write_file``/``edit_file`` call,
+        computed without touching anything; raises ToolError when the call would fail."""
+        real, display = self._resolve(arguments.get("path"), for_write=True)
+        if name == "write_file":
+            content = _as_str(arguments.get("content"), "content")
+            if real.is_dir():
+                raise ToolError(f"{display} is a directory; give a file path")
+            files.check_regular(real, display)
+            before = files.decode_file(real, display).text if real.exists() else ""
+            return display, before, content
+        if name != "edit_file":
+            raise ToolError(f"{name} does not change a file")
+        self._require_file(real, display)
+        decoded = files.decode_file(real, display)
+        after = files.plan_edit(
+            decoded.text,
+            _as_str(arguments.get("old_string"), "old_string"),
+            _as_str(arguments.get("new_string"), "new_string"),
+            bool(arguments.get("replace_all", False)),
+            display,
+        )
+        return display, decoded.text, after
+
     def _compute_plan(self, name: str, arguments: dict) -> tuple[str, str | None]:
         try:
-            if name == "write_file":
-                real, display = self._resolve(arguments.get("path"), for_write=True)
-                content = _as_str(arguments.get("content"), "content")
-                if real.is_dir():
-                    raise ToolError(f"{display} is a directory; give a file path")
-                files.check_regular(real, display)
-                before = files.decode_file(real, display).text if real.exists() else ""
-                return files.unified_diff(before, content, display) or f"(no change to {display})", None
-            if name == "edit_file":
-                real, display = self._resolve(arguments.get("path"), for_write=True)
-                self._require_file(real, display)
-                decoded = files.decode_file(real, display)
-                after = files.plan_edit(
-                    decoded.text,
-                    _as_str(arguments.get("old_string"), "old_string"),
-                    _as_str(arguments.get("new_string"), "new_string"),
-                    bool(arguments.get("replace_all", False)),
-                    display,
-                )
-                return files.unified_diff(decoded.text, after, display), None
+            if name in FILE_CHANGING_TOOLS:
+                display, before, after = self._change(name, arguments)
+                return files.unified_diff(before, after, display) or f"(no change to {display})", None
             if name == "execute_command":
                 return f"$ {arguments.get('command')}", None
         except ToolError as ex:

@@ -2,7 +2,8 @@
 
 The script (JSON list of steps: {"text": ..., "tool_calls": [[name, arguments], ...]}) comes from the
 file named by SCRIPTED_STEPS; each step is one model response. A step's "chunks" stream one by one,
-"chunk_delay" seconds apart (as a model streams a long answer).
+"chunk_delay" seconds apart (as a model streams a long answer); "echo": true answers first with the
+request it received ("got: ...", line breaks as ⏎).
 """
 
 import json
@@ -23,6 +24,9 @@ class PtyScriptedModel(llm.Model):
 
     def execute(self, prompt, stream, response, conversation):
         step = self.steps.pop(0) if self.steps else {"text": "(script exhausted)"}
+        if step.get("echo"):
+            # What the model received, line breaks shown as ⏎ (multi-line input tests).
+            yield "got: " + (prompt.prompt or "").replace("\n", " ⏎ ") + "\n\n"
         if step.get("text"):
             yield step["text"]
         for chunk in step.get("chunks", []):

@@ -1,0 +1,156 @@
+"""This directory's recent sessions, read from llm's logs database (``llm code -r``, ``!resume``).
+
+A session belongs to the directory its first turn's ``CodingTools`` were logged with (the
+toolbox's ``root`` argument, as :func:`~llm_coding_agent.agent.logstore.logged_root` reads it),
+so the list holds exactly the conversations ``llm code -c`` would continue here with their own
+project root. Only the tables llm 0.36 writes (``threads``, ``turns``, ``messages``...) are read;
+a database without them has no sessions to list.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from .messages import clip, first_line, plural, request_text
+
+__all__ = ["LoggedSession", "recent_sessions", "age", "session_line", "sessions_list", "MAX_SESSIONS"]
+
+#: Sessions offered at most, newest first.
+MAX_SESSIONS = 20
+
+#: The user messages of a thread, oldest first: the chain from its tip, each message's text
+#: (a long text is stored as a fragment, as llm's own ``message_tree`` view reads it).
+_USER_TEXTS = """
+with recursive chain(hash, parent_hash, role, depth) as (
+    select hash, parent_hash, role, 0 from messages where hash = :tip
+    union all
+    select m.hash, m.parent_hash, m.role, chain.depth + 1
+    from messages m join chain on m.hash = chain.parent_hash
+)
+select coalesce(nullif(p.text, ''), (
+    select f.content from part_fragments pf join fragments f on f.id = pf.fragment_id
+    where pf.part_id = p.id order by pf."order" limit 1
+)) as text
+from chain join parts p on p.message_hash = chain.hash and p.type = 'text'
+where chain.role = 'user'
+order by chain.depth desc, p.position
+"""
+
+
+@dataclass
+class LoggedSession:
+    """One logged conversation: what the picker shows of it."""
+
+    conversation_id: str
+    last_active: datetime | None
+    model: str
+    requests: int
+    first_request: str
+
+
+def recent_sessions(db: Any, root: str | Path, limit: int = MAX_SESSIONS,
+                    exclude: str | None = None) -> list[LoggedSession]:
+    """The conversations that worked in ``root``, most recently active first, at most ``limit``
+    (``exclude``: a conversation id to leave out, the one running now)."""
+    root = str(Path(root).resolve())
+    try:
+        instances = [
+            row[0] for row in db.execute(
+                "select id, arguments from tool_instances where name = 'CodingTools'"
+            ).fetchall()
+            if _logged_root(row[1]) == root
+        ]
+        if not instances:
+            return []
+        marks = ", ".join("?" * len(instances))
+        here = {row[0] for row in db.execute(
+            f"select turn_id from turn_tools where instance_id in ({marks})", instances
+        ).fetchall()}
+        threads = db.execute(
+            "select thread_id, min(id), max(datetime_utc) as last_at from turns "
+            "group by thread_id order by last_at desc"
+        ).fetchall()
+        found = []
+        for thread_id, first_turn, last_at in threads:
+            if first_turn in here and thread_id != exclude:
+                found.append(_describe(db, thread_id, last_at))
+                if len(found) >= limit:
+                    break
+        return found
+    except sqlite3.OperationalError:
+        return []  # an older database without these tables
+
+
+def _logged_root(arguments: str | None) -> str | None:
+    try:
+        root = json.loads(arguments or "{}").get("root")
+    except (ValueError, AttributeError):
+        return None
+    return root if isinstance(root, str) else None
+
+
+def _describe(db: Any, thread_id: str, last_at: str | None) -> LoggedSession:
+    model_row = db.execute(
+        "select model from turns where thread_id = ? order by id desc limit 1", [thread_id]
+    ).fetchone()
+    tip = db.execute("select tip_message_hash, name from threads where id = ?", [thread_id]).fetchone()
+    requests: list[str] = []
+    if tip and tip[0]:
+        for (text,) in db.execute(_USER_TEXTS, {"tip": tip[0]}).fetchall():
+            words = request_text(text or "")
+            if words.strip():
+                requests.append(words)
+    return LoggedSession(
+        conversation_id=thread_id,
+        last_active=_parse_time(last_at),
+        model=model_row[0] if model_row else "?",
+        requests=len(requests),
+        first_request=requests[0] if requests else (tip[1] if tip and tip[1] else ""),
+    )
+
+
+def _parse_time(text: str | None) -> datetime | None:
+    if not text:
+        return None
+    try:
+        when = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return when if when.tzinfo else when.replace(tzinfo=timezone.utc)
+
+
+def age(then: datetime | None, now: datetime | None = None) -> str:
+    """How long ago, in a few characters: ``just now``, ``5m ago``, ``2h ago``, ``3d ago``,
+    then the date."""
+    if then is None:
+        return "?"
+    seconds = ((now or datetime.now(timezone.utc)) - then).total_seconds()
+    if seconds < 60:
+        return "just now"
+    if seconds < 3600:
+        return f"{int(seconds // 60)}m ago"
+    if seconds < 86400:
+        return f"{int(seconds // 3600)}h ago"
+    if seconds < 30 * 86400:
+        return f"{int(seconds // 86400)}d ago"
+    return then.astimezone().strftime("%Y-%m-%d")
+
+
+def session_line(number: int, session: LoggedSession, now: datetime | None = None) -> str:
+    """``  1. 2h ago · 3 turns · gpt-4.1-mini · fix the rounding in prices.py``"""
+    request = first_line(session.first_request, 60) or "(no request)"
+    return (f"{number:>3}. {age(session.last_active, now)} · {plural(session.requests, 'turn')} · "
+            f"{clip(session.model, 30)} · {request}")
+
+
+def sessions_list(sessions: list[LoggedSession], root: str | Path, now: datetime | None = None) -> str:
+    """The picker's list: a heading, then one numbered line per session."""
+    now = now or datetime.now(timezone.utc)
+    lines = [f"recent sessions in {root}:"]
+    lines += [session_line(number, session, now) for number, session in enumerate(sessions, 1)]
+    return "\n".join(lines)
