@@ -310,3 +310,14 @@ def test_llm_prompt_without_the_extra_says_how_to_install(monkeypatch, weights_f
     # llm re-raises under pytest (sys._called_from_test); a user sees it as `Error: ...`.
     assert isinstance(result.exception, llm.ModelError)
     assert "pip install 'llm-coding-agent[local]'" in str(result.exception)
+
+
+def test_options_kept_with_llm_models_options_apply_and_o_wins(runtime, tmp_path):
+    runtime.replies.append(text_reply("done"))
+    runner = CliRunner()
+    assert runner.invoke(cli, ["models", "options", "set", "code-local", "n_ctx", "4096"]).exit_code == 0
+    assert runner.invoke(cli, ["models", "options", "set", "code-local", "temperature", "0.5"]).exit_code == 0
+    result = runner.invoke(cli, ["code", "--local", "-o", "temperature", "0.1", "-d", str(tmp_path), "-p", "hi"])
+    assert result.exit_code == 0, result.output
+    assert runtime.loads[-1].n_ctx == 4096
+    assert runtime.requests[-1]["temperature"] == 0.1

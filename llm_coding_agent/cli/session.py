@@ -180,6 +180,8 @@ class Session:
         # The model first: preparing the built-in one sets the context window the agent gets.
         model = self._model(config.model) if config.model or config.local or not continues else None
         kwargs = dict(self._agent_kwargs(), model=model)
+        if model is not None:
+            kwargs["options"] = self._options_for(model)
         try:
             if continues:
                 if config.root is None:
@@ -213,6 +215,13 @@ class Session:
         self._check_model(model)
         return model
 
+    def _options_for(self, model: llm.Model) -> dict:
+        """The model's options: those kept with `llm models options set`, then `-o` over them
+        (as `llm prompt` and `llm chat` combine them)."""
+        from llm.cli import get_model_options
+
+        return {**get_model_options(model.model_id), **self.config.options}
+
     def _check_model(self, model) -> None:
         if not getattr(model, "supports_tools", False):
             raise SessionError(
@@ -222,7 +231,7 @@ class Session:
             raise SessionError(missing_key_message(model))
         if model.model_id == MODEL_ID and model is not self._prepared_local:
             try:
-                n_ctx = prepare_local_model(model, self.config.options, self.ui.notice)
+                n_ctx = prepare_local_model(model, self._options_for(model), self.ui.notice)
             except llm.ModelError as ex:
                 raise SessionError(str(ex)) from None
             self._prepared_local = model
