@@ -160,3 +160,31 @@ def test_llm_code_header_shows_the_sandbox_answer_of_the_early_probe(model, proj
     result = CliRunner().invoke(cli, ["code", "-m", "scripted", "-d", str(project)], input="!quit\n")
     assert result.exit_code == 0, result.output
     assert "NOT sandboxed: bwrap not found" in result.output.splitlines()[0]
+
+
+# -- the benchmark's attribution of import time -----------------------------------------------------
+
+
+def test_bench_attributes_imports_to_our_modules_and_run_time_imports_to_their_package():
+    sys.path.insert(0, str(REPO / "bench"))
+    import startup
+
+    # -X importtime output is post-order: children first, two spaces of indent per level.
+    log = "\n".join([
+        "import time: self [us] | cumulative | imported package",
+        "import time:       100 |        100 |     rich.text",
+        "import time:       300 |        400 |   llm_coding_agent.cli.live",
+        "import time:        50 |        450 | llm_coding_agent.cli.session",
+        "import time:      2000 |       2000 |   prompt_toolkit.application",
+        "import time:      5000 |       7000 | prompt_toolkit",
+        "import time:        70 |         70 | json",
+    ])
+    roots = startup.parse_importtime(log)
+    assert [r.name for r in roots] == ["llm_coding_agent.cli.session", "prompt_toolkit", "json"]
+    rows, total = startup.attribute(roots, baseline_names={"json"})
+    by_module = {row[0]: row for row in rows}
+    assert by_module["llm_coding_agent.cli.live"][1] == "0.4"  # its own 0.3 ms + rich's 0.1 ms
+    assert by_module["prompt_toolkit (imported at run time)"][1:] == ["7.0", "prompt_toolkit 7"]
+    assert total == pytest.approx(7.45)
+    assert startup.import_chain(roots, "rich.text") == (
+        "llm_coding_agent.cli.session → llm_coding_agent.cli.live → rich.text")
