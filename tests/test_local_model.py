@@ -6,6 +6,7 @@ weights when they are available."""
 from __future__ import annotations
 
 import json
+import threading
 from pathlib import Path
 
 import llm
@@ -93,6 +94,7 @@ def runtime(weights_file, monkeypatch) -> FakeRuntime:
 
     monkeypatch.setattr(local_model, "runtime_for", runtime_for)
     monkeypatch.setattr(local_runtime, "runtime_for", runtime_for)
+    monkeypatch.setattr(local_model, "runtime_loaded", lambda settings: settings in loads)
     fake.loads = loads
     return fake
 
@@ -266,6 +268,34 @@ def test_local_flag_picks_it_and_sets_the_window_from_n_ctx(runtime, tmp_path):
     final = json.loads(result.stdout.strip().splitlines()[-1])
     assert final["text"] == "done"
     assert runtime.loads[-1].n_ctx == 8192
+
+
+def test_the_model_loads_with_the_first_message_not_before_the_prompt(runtime, tmp_path):
+    # llama.cpp holds the interpreter while it loads: a load started at start-up (even in a
+    # thread) would hold back the header, the prompt and the user's typing for seconds.
+    from llm_coding_agent.cli.session import Session
+
+    session = Session({"local": True, "root": str(tmp_path)})
+    for thread in threading.enumerate():
+        if thread is not threading.current_thread():
+            thread.join(10)
+    assert session.agent.model.model_id == "code-local"
+    assert runtime.loads == []
+
+
+def test_the_first_request_says_it_loads_the_model_once(runtime, tmp_path):
+    (tmp_path / "app.py").write_text("x = 1\n")
+    runtime.replies.append(call_reply("CodingTools_read_file", '{"path": "app.py"}'))
+    runtime.replies.append(text_reply("x is one."))
+    runtime.replies.append(text_reply("Still one."))
+    result = CliRunner().invoke(cli, ["code", "--local", "-d", str(tmp_path), "-p", "what is x?"])
+    assert result.exit_code == 0, result.output
+    loading = [line for line in result.stderr.splitlines() if line.startswith("loading code-local")]
+    assert loading == ["loading code-local (tiny.gguf) into memory, once per session…"]
+    assert len(runtime.requests) == 2  # the second request found the model loaded: no second line
+    # Without llm code, nothing is said (llm -m code-local has no user interface of ours).
+    assert LocalModel.on_load is None
+    assert llm.get_model("code-local").prompt("again").text() == "Still one."
 
 
 def test_missing_weights_is_one_line(user_dir, tmp_path):

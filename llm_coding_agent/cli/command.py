@@ -116,6 +116,12 @@ def code_command(prompt, **params):
 
     Sessions are logged to llm's database (see `llm logs`) unless `llm logs off`.
     """
+    if params.get("print_prompt") is None and params.get("sandbox") != "off":
+        # The header says whether commands run sandboxed: that check (starting bwrap once) runs
+        # while the session's modules import, instead of after them.
+        from ..tools.sandbox import probe_in_background
+
+        probe_in_background()
     from .session import EXIT_ERROR, EXIT_INTERRUPTED, Session, SessionError, emit_event
 
     command_line = SessionConfig.command_line_layer(params)

@@ -8,7 +8,6 @@ that lacks a key keeps its clear error (with the built-in model as the way out).
 from __future__ import annotations
 
 import sys
-import threading
 from typing import Any, Callable
 
 import llm
@@ -83,10 +82,16 @@ def _progress_printer(stream) -> Callable[[str, int, "int | None"], None]:
     return say
 
 
-def prepare_local_model(model: llm.Model, options: dict, notice: Callable[[str], None]) -> int:
-    """Fetch the weights if needed (with progress on stderr), then start loading the model in the
-    background so the first request does not wait for it; the context size in tokens is returned
-    (the agent's window). Raises ``llm.ModelError`` with one line if it cannot be used."""
+def prepare_local_model(
+    model: llm.Model, options: dict, notice: Callable[..., None], waiting: Callable[[], None] | None = None
+) -> int:
+    """Fetch the weights if needed (with progress on stderr) and return the context size in tokens
+    (the agent's window). Raises ``llm.ModelError`` with one line if it cannot be used.
+
+    The model itself loads with the first request, after a dim ``notice`` line saying so (then
+    ``waiting``, the spinner, resumes). It is not loaded here in a thread: llama.cpp holds the
+    interpreter for the seconds a load takes, so the header, the prompt and the user's typing
+    would all wait for it."""
     if not is_available():
         raise llm.ModelError(f"the built-in local model needs llama.cpp: {INSTALL_HINT}")
     try:
@@ -94,18 +99,14 @@ def prepare_local_model(model: llm.Model, options: dict, notice: Callable[[str],
     except Exception as ex:  # pydantic's ValidationError
         raise llm.ModelError(f"bad option for {MODEL_ID}: {_first_error(ex)}") from None
     settings = model.settings(validated, progress=_progress_printer(sys.stderr))
-    from ..local.runtime import runtime_for
 
-    # Errors here are not lost: the first request loads again and reports them.
-    threading.Thread(target=_quietly, args=(runtime_for, settings), daemon=True).start()
+    def announce_load(line: str) -> None:
+        notice(line, style="dim")
+        if waiting is not None:
+            waiting()
+
+    model.on_load = announce_load
     return settings.n_ctx
-
-
-def _quietly(function, *args) -> None:
-    try:
-        function(*args)
-    except Exception:  # noqa: BLE001 - reported by the first request instead
-        pass
 
 
 def _first_error(ex: Exception) -> str:

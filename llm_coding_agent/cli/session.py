@@ -231,7 +231,8 @@ class Session:
             raise SessionError(missing_key_message(model))
         if model.model_id == MODEL_ID and model is not self._prepared_local:
             try:
-                n_ctx = prepare_local_model(model, self._options_for(model), self.ui.notice)
+                n_ctx = prepare_local_model(model, self._options_for(model), self.ui.notice,
+                                            waiting=None if self.headless else self.ui.waiting)
             except llm.ModelError as ex:
                 raise SessionError(str(ex)) from None
             self._prepared_local = model

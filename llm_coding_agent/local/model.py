@@ -11,13 +11,15 @@ it).
 from __future__ import annotations
 
 import json
-from typing import Any, Iterator, Optional
+from pathlib import Path
+from typing import Any, Callable, Iterator, Optional
 
 import llm
 from llm.parts import StreamEvent, TextPart, ToolCallPart, ToolResultPart
 from pydantic import Field
 
-from .runtime import TEMPLATE_NAMES, RuntimeSettings, RuntimeUnavailable, default_threads, runtime_for
+from .runtime import (TEMPLATE_NAMES, RuntimeSettings, RuntimeUnavailable, default_threads, runtime_for,
+                      runtime_loaded)
 from .weights import WeightsError, locate_weights
 
 __all__ = ["LocalModel", "MODEL_ID", "DEFAULT_CONTEXT", "build_messages"]
@@ -83,6 +85,10 @@ class LocalModel(llm.Model):
     can_stream = True
     supports_tools = True
     supports_schema = True
+    #: Called with one line just before a request loads the model into memory, so a user interface
+    #: can say why the answer waits: loading takes seconds, and llama.cpp holds the interpreter
+    #: while it loads (nothing else in the process runs, not even a spinner).
+    on_load: Optional[Callable[[str], None]] = None
 
     class Options(llm.Options):
         temperature: Optional[float] = Field(
@@ -159,8 +165,11 @@ class LocalModel(llm.Model):
     # -- running ----------------------------------------------------------------------------------
 
     def execute(self, prompt, stream, response, conversation=None) -> Iterator[str | StreamEvent]:
+        settings = self.settings(prompt.options)
+        if self.on_load is not None and not runtime_loaded(settings):
+            self.on_load(f"loading {self.model_id} ({Path(settings.model_path).name}) into memory, once per session…")
         try:
-            runtime = runtime_for(self.settings(prompt.options))
+            runtime = runtime_for(settings)
         except RuntimeUnavailable as ex:
             raise llm.ModelError(str(ex)) from None
         request = self.request(prompt, stream)

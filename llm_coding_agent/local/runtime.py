@@ -26,6 +26,7 @@ __all__ = [
     "RuntimeUnavailable",
     "default_threads",
     "runtime_for",
+    "runtime_loaded",
 ]
 
 #: The chat template that asks for tool calls as fenced JSON, which llama.cpp turns into real tool
@@ -151,6 +152,12 @@ class LlamaRuntime:
 
 _loaded: dict[str, LlamaRuntime] = {}
 _loading = threading.Lock()
+
+
+def runtime_loaded(settings: RuntimeSettings) -> bool:
+    """Whether a request with ``settings`` finds its model already loaded (no wait)."""
+    current = _loaded.get("model")
+    return current is not None and current.settings == settings
 
 
 def runtime_for(settings: RuntimeSettings) -> LlamaRuntime:

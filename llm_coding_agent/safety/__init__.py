@@ -22,7 +22,21 @@ May import: :mod:`llm_coding_agent.tools` and :mod:`llm_coding_agent.errors`; ne
 
 from __future__ import annotations
 
-from .approval import ApprovalDecision, ApprovalPolicy
-from .rules import CommandRules, Verdict
+import typing as _typing
 
 __all__ = ["ApprovalDecision", "ApprovalPolicy", "CommandRules", "Verdict"]
+
+if _typing.TYPE_CHECKING:  # pragma: no cover
+    from .approval import ApprovalDecision, ApprovalPolicy
+    from .rules import CommandRules, Verdict
+
+
+def __getattr__(name: str) -> _typing.Any:
+    # Imported on first use: `llm code --help` reads the settings module without the command rules.
+    if name not in __all__:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from . import approval, rules
+
+    globals().update(ApprovalDecision=approval.ApprovalDecision, ApprovalPolicy=approval.ApprovalPolicy,
+                     CommandRules=rules.CommandRules, Verdict=rules.Verdict)
+    return globals()[name]

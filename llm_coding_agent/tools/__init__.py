@@ -20,20 +20,34 @@ here prints: the tools have no user interface.
 
 from __future__ import annotations
 
-from .toolbox import (
-    FILE_CHANGING_TOOLS,
-    MUTATING_TOOLS,
-    READ_ONLY_TOOLS,
-    CodingTools,
-)
+import typing as _typing
 
-#: How llm names this toolbox's tools: ``CodingTools_read_file`` and so on.
-CODING_TOOL_PREFIX = CodingTools.__name__ + "_"
+#: How llm names this toolbox's tools: ``CodingTools_read_file`` and so on (``CodingTools.__name__``
+#: and "_", written out so that naming a tool does not import the toolbox).
+CODING_TOOL_PREFIX = "CodingTools_"
 
 
 def short_tool_name(name: str) -> str:
     """``CodingTools_read_file`` -> ``read_file``; other names unchanged."""
     return name[len(CODING_TOOL_PREFIX):] if name.startswith(CODING_TOOL_PREFIX) else name
+
+
+# The toolbox (and the search and shell engines under it) is imported on first use, so that
+# `llm code --help` or reading the settings does not pay for it.
+_FROM_TOOLBOX = frozenset({"FILE_CHANGING_TOOLS", "MUTATING_TOOLS", "READ_ONLY_TOOLS", "CodingTools"})
+
+if _typing.TYPE_CHECKING:  # pragma: no cover
+    from .toolbox import FILE_CHANGING_TOOLS, MUTATING_TOOLS, READ_ONLY_TOOLS, CodingTools
+
+
+def __getattr__(name: str) -> _typing.Any:
+    if name not in _FROM_TOOLBOX:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from . import toolbox  # an import statement, so `python -X importtime` shows where it happens
+
+    value = getattr(toolbox, name)
+    globals()[name] = value
+    return value
 
 
 __all__ = [

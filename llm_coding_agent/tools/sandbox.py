@@ -13,6 +13,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping
@@ -26,6 +27,7 @@ __all__ = [
     "bwrap_problem",
     "find_bwrap",
     "interpreter_paths",
+    "probe_in_background",
     "wrap_argv",
 ]
 
@@ -76,12 +78,32 @@ def bwrap_problem() -> str | None:
     bwrap = find_bwrap()
     if bwrap in _PROBLEMS:
         return _PROBLEMS[bwrap]
-    if bwrap is None:
-        problem: str | None = "bwrap not found; install the bubblewrap package"
-    else:
-        problem = _probe(bwrap)
-    _PROBLEMS[bwrap] = problem
-    return problem
+    with _PROBING:  # a probe already running (probe_in_background) is waited for, not repeated
+        if bwrap in _PROBLEMS:
+            return _PROBLEMS[bwrap]
+        if bwrap is None:
+            problem: str | None = "bwrap not found; install the bubblewrap package"
+        else:
+            problem = _probe(bwrap)
+        _PROBLEMS[bwrap] = problem
+        return problem
+
+
+_PROBING = threading.Lock()
+
+
+def probe_in_background() -> None:
+    """Start :func:`bwrap_problem` in a thread, so that its answer is ready (or nearly) when it is
+    first needed: ``llm code`` starts it before its imports, which the probe's process start and
+    wait then overlap instead of adding to the time until the header and prompt show."""
+
+    def probe() -> None:
+        try:
+            bwrap_problem()
+        except Exception:  # noqa: BLE001 - nothing cached: the next call probes again and reports it
+            pass
+
+    threading.Thread(target=probe, name="llm-code-bwrap-probe", daemon=True).start()
 
 
 def _probe(bwrap: str) -> str | None:
