@@ -154,12 +154,14 @@ class AgentConfig:
     with it."""
 
     profile: str = _option(
-        "auto", flags=("--profile",), help="Model profile: auto (by model id), default, or small (short prompt, next-step hints)",
+        "auto", flags=("--profile",), help="Model profile: auto (by model id), default, or small (short prompt, forgiving edits, checks, test run)",
         settings_file=True, choices=("auto", "default", "small"),
     )
     """How the agent talks to the model (agent/profiles.py): ``small`` gives a short system prompt,
-    one-sentence tool descriptions and a next-step line with each batch of tool results; ``auto``
-    picks it for the built-in model and ids naming 4B parameters or less, ``default`` otherwise."""
+    one-sentence tool descriptions and a next-step line with each batch of tool results, forgiving
+    edit matching, a syntax check on Python edits, repair of broken text-form calls and one test
+    run when the model ends without testing its change; ``auto`` picks it for the built-in model
+    and ids naming 4B parameters or less, ``default`` otherwise."""
 
     text_tool_calls: bool = True
     """Recover tool calls that a model wrote as text (fenced JSON and the like) instead of real calls."""

@@ -39,6 +39,7 @@ from .prompts import system_prompt
 from .responses import close_interrupted, close_response, describe_model_error, get_model, stream_tool_calls
 from .results import AgentResult, AgentStateError, ModelError, TokenUsage
 from .textcalls import parse_text_tool_calls
+from .verify import VerifyWithTests, last_test_outcome
 
 __all__ = [
     "CodingAgent",
@@ -66,9 +67,11 @@ class RunState:
     rounds: int = 0
     repeats: RepeatTracker = field(default_factory=RepeatTracker)
     nudged: bool = False
+    request: str = ""
+    tests_checked: bool = False
 
 
-class CodingAgent(ToolCalls):
+class CodingAgent(ToolCalls, VerifyWithTests):
     """A coding agent for one project directory.
 
     ``approve`` governs mutating tools (``write_file``, ``edit_file``, ``execute_command`` and any
@@ -131,8 +134,10 @@ class CodingAgent(ToolCalls):
         self.notice_stops = True
         self.db = db
         self.allow_unsandboxed = allow_unsandboxed
+        self.profile = profile_for(self.model.model_id, c.profile)
         self.coding_tools = CodingTools(
-            str(self.root), sandbox=c.sandbox, network=c.network, env_allow=list(c.env_allow)
+            str(self.root), sandbox=c.sandbox, network=c.network, env_allow=list(c.env_allow),
+            **self.profile.toolbox_options(),
         )
         self.policy = ApprovalPolicy(
             root=self.root, rules=CommandRules(allow=list(c.allow), deny=list(c.deny)), yolo=approve is True
@@ -145,7 +150,6 @@ class CodingAgent(ToolCalls):
                 f"cannot disable unknown tool {', '.join(sorted(unknown))}: the tools are "
                 + ", ".join(short_tool_name(t.name) for t in coding)
             )
-        self.profile = profile_for(self.model.model_id, c.profile)
         self.tools: list[llm.Tool] = [t for t in coding if short_tool_name(t.name) not in disabled]
         self.tools = described_tools(self.tools + wrap_tools(tools), self.profile)
         self.conversation = conversation or self.model.conversation(tools=self.tools)
@@ -221,6 +225,7 @@ class CodingAgent(ToolCalls):
         self.model = get_model(model)
         self.profile = profile_for(self.model.model_id, self.config.profile)
         self.tools[:] = described_tools(self.tools, self.profile)
+        vars(self.coding_tools).update(self.profile.toolbox_options())
         self.context.window = _window_for(self.model, self.config.context_window)
         self.context.reserve = min(4096, self.context.window // 4)
         try:
@@ -239,14 +244,14 @@ class CodingAgent(ToolCalls):
         if not isinstance(prompt, str) or not prompt.strip():
             raise AgentStateError("prompt must be a non-empty string")
         self._snapshot(prompt)
-        prompt = self.prepare_prompt(prompt)
+        request, prompt = prompt, self.prepare_prompt(prompt)
         result = AgentResult()
         if self._over_token_budget(result):
             return result
         results, self._unsent_results = self._unsent_results, []
         first = not self.conversation.responses and not self.conversation.loaded_messages
         system = system_prompt(self.root, self.config.system, compact=self.profile.compact_prompt) if first else None
-        return self._drive(self.send(prompt, system=system, tool_results=results), result)
+        return self._drive(self.send(prompt, system=system, tool_results=results), result, request)
 
     def resume(self, approve: bool | Iterable[str] | None = True) -> AgentResult:
         """Continue a paused run: ``True`` approves the pending calls, ``False`` declines them all,
@@ -282,11 +287,12 @@ class CodingAgent(ToolCalls):
             self._notes = []
         return prompt
 
-    def _drive(self, response: llm.Response | None, result: AgentResult) -> AgentResult:
-        run = RunState()
+    def _drive(self, response: llm.Response | None, result: AgentResult, request: str = "") -> AgentResult:
+        run = RunState(request=request)
         while response is not None:
             self.consume(response, result)
             response = self.step(response, result, run)
+        result.tests_passed = last_test_outcome(result.tool_calls)
         return result
 
     def step(self, response: llm.Response, result: AgentResult, run: RunState) -> llm.Response | None:
@@ -316,12 +322,16 @@ class CodingAgent(ToolCalls):
 
     def finish(self, result: AgentResult, run: RunState) -> llm.Response | None:
         """The model answered without tools: end the run, or (headless) ask once to apply code
-        that the answer shows but no tool wrote."""
+        that the answer shows but no tool wrote, or (``verify_with_tests``) send back the failure
+        of the tests the agent ran because the model did not."""
         if self.config.nudge_unapplied and not run.nudged and shows_unapplied_code(result):
             run.nudged = True
             self._notice("the answer shows code but no file was changed; asking the model to apply it")
             return self.send(UNAPPLIED_CODE_NUDGE)
-        result.stop_reason = "done"
+        failure = self.run_tests_once(result, run) if self.profile.verify_with_tests else None
+        if failure:
+            return self.send(failure)
+        result.stop_reason = "interrupted" if result.interrupted else "done"
         return None
 
     def _end_at_chain_limit(self, calls: list[llm.ToolCall], result: AgentResult) -> None:
@@ -453,7 +463,7 @@ class CodingAgent(ToolCalls):
 
     def recover_text_calls(self, text: str) -> list[tuple[str, dict]]:
         """Tool calls the model wrote as text (see :mod:`llm_coding_agent.agent.textcalls`)."""
-        return parse_text_tool_calls(text, self._resolve_tool_name)
+        return parse_text_tool_calls(text, self._resolve_tool_name, repair=self.profile.repair_call_json)
 
     def _attach_mentioned(self, prompt: str) -> str:
         """The numbered contents of the project files ``prompt`` names ("" when none)."""

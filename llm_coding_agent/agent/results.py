@@ -66,3 +66,6 @@ class AgentResult:
     usage: TokenUsage = field(default_factory=TokenUsage)
     #: Model responses in this run.
     model_calls: int = 0
+    #: Whether the last test command run in this run (by the model, or by the agent under the
+    #: ``verify_with_tests`` profile choice) passed; None when no test command ran.
+    tests_passed: bool | None = None

@@ -364,6 +364,7 @@ class Session:
                 "usage": {"input": result.usage.input, "output": result.usage.output},
                 "model_calls": result.model_calls,
                 "tool_calls": len(result.tool_calls),
+                "tests_passed": result.tests_passed,
                 "conversation_id": self.agent.conversation_id,
             })
         else:

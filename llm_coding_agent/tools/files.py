@@ -28,6 +28,8 @@ __all__ = [
     "encode_text",
     "atomic_write",
     "plan_edit",
+    "EditNotFound",
+    "WHOLE_FILE_LINES",
     "unified_diff",
     "diff_stats",
 ]
@@ -333,6 +335,11 @@ def _match_lines(text: str, needle: str) -> list[int]:
         start = i + max(len(needle), 1)
 
 
+class EditNotFound(ToolError):
+    """``old_string`` is not in the file (and the edit is not one made before): the error that
+    lenient matching may still rescue (:mod:`.editmatch`)."""
+
+
 def plan_edit(text: str, old: str, new: str, replace_all: bool, display: str) -> str:
     """The file content after replacing ``old`` with ``new``; raises a helpful ToolError otherwise.
 
@@ -370,7 +377,7 @@ def plan_edit(text: str, old: str, new: str, replace_all: bool, display: str) ->
             "or give your final answer); if you meant another place, copy its exact text."
         )
     if count == 0:
-        raise ToolError(no_match_message(text, old, display))
+        raise EditNotFound(no_match_message(text, old, display))
     if count == 1 and not replace_all and old in new and new in text:
         # An insertion (new_string = old_string plus more) whose result is already there: the
         # model is re-applying an edit it made before, which would insert the text twice.
@@ -403,7 +410,7 @@ def _looks_applied(text: str, old: str, new: str) -> bool:
 #: Below this similarity a failed old_string is a guess rather than a near miss...
 _NEAR_MISS = 0.6
 #: ...and files up to this many lines are then shown whole in the error.
-_WHOLE_FILE_LINES = 150
+WHOLE_FILE_LINES = 150
 
 
 def no_match_message(text: str, old: str, display: str) -> str:
@@ -432,7 +439,7 @@ def no_match_message(text: str, old: str, display: str) -> str:
         )
     start, ratio = _closest_window(lines, old_lines)
     end = min(len(lines), start + n)
-    if ratio < _NEAR_MISS and len(lines) <= _WHOLE_FILE_LINES:
+    if ratio < _NEAR_MISS and len(lines) <= WHOLE_FILE_LINES:
         # Nothing close: the model is guessing the content (small models do, often without
         # having read the file). A region would only mislead; the whole small file does not.
         return (

@@ -16,7 +16,7 @@ from typing import Callable
 
 import llm
 
-from . import files, search, shell
+from . import checks, editmatch, files, search, shell
 from ..config import SANDBOX_MODES
 from ..errors import ToolError
 from .paths import relative_display, resolve_in_root, resolve_root
@@ -96,6 +96,9 @@ class CodingTools(llm.Toolbox):
         sandbox: str = "auto",
         network: bool = False,
         env_allow: list | None = None,
+        lenient_edits: bool = False,
+        check_edits: bool = False,
+        prefer_whole_file: bool = False,
     ):
         # Constructor arguments are logged as JSON by llm, so they are plain str/bool/list.
         if sandbox not in SANDBOX_MODES:
@@ -111,6 +114,16 @@ class CodingTools(llm.Toolbox):
         #: Receives a running command's output as it arrives (set by a user interface; not part
         #: of any tool's signature, so the model never sees it).
         self._on_output: Callable[[str], None] | None = None
+        # What a model profile turns on (``ModelProfile.toolbox_options``); an agent that
+        # switches models sets these attributes again.
+        #: edit_file tolerates copied line numbers, trailing whitespace and a uniform
+        #: indentation difference when exactly one region matches (:mod:`.editmatch`).
+        self.lenient_edits = bool(lenient_edits)
+        #: A .py file is not written when the change would leave it unable to compile; accepted
+        #: changes report undefined names (:mod:`.checks`).
+        self.check_edits = bool(check_edits)
+        #: edit_file's not-found error on a small file suggests write_file with the whole content.
+        self.prefer_whole_file = bool(prefer_whole_file)
 
     # -- helpers (underscored: llm only turns public methods into tools) -------------------------
 
@@ -236,20 +249,48 @@ class CodingTools(llm.Toolbox):
             if real.is_dir():
                 raise ToolError(f"{display} is a directory; give a file path")
             files.check_regular(real, display)
-            before = files.decode_file(real, display).text if real.exists() else ""
-            return display, before, content
+            before = files.decode_file(real, display).text if real.exists() else None
+            self._refuse_broken(display, before, content, "write")
+            return display, before or "", content
         if name != "edit_file":
             raise ToolError(f"{name} does not change a file")
         self._require_file(real, display)
         decoded = files.decode_file(real, display)
-        after = files.plan_edit(
+        after, _ = self._plan_edit(
             decoded.text,
             _as_str(arguments.get("old_string"), "old_string"),
             _as_str(arguments.get("new_string"), "new_string"),
             bool(arguments.get("replace_all", False)),
             display,
         )
+        self._refuse_broken(display, decoded.text, after, "edit")
         return display, decoded.text, after
+
+    def _plan_edit(self, text: str, old: str, new: str, replace_all: bool, display: str) -> tuple[str, str]:
+        """(the text after the edit, what lenient matching tolerated or ""); raises ToolError
+        when the edit cannot be made."""
+        try:
+            return files.plan_edit(text, old, new, replace_all, display), ""
+        except files.EditNotFound as ex:
+            if self.lenient_edits:
+                match = editmatch.find_lenient_match(text, old, new, display)
+                if match is not None:
+                    return match.apply(text), match.tolerated
+            message = str(ex)
+            if self.prefer_whole_file and len(text.splitlines()) < files.WHOLE_FILE_LINES:
+                message += " For a file this small, you can also call write_file with the complete new content."
+            raise ToolError(message) from None
+
+    def _refuse_broken(self, display: str, before: str | None, after: str, verb: str) -> None:
+        """Under ``check_edits``, refuse a change that leaves a Python file unable to compile."""
+        if self.check_edits:
+            checks.refuse_broken_python(display, before, after, verb)
+
+    def _check_line(self, display: str, before: str | None, after: str) -> str:
+        """Under ``check_edits``, the line reporting on a changed Python file ("" otherwise),
+        starting on a new line."""
+        line = checks.python_check_line(display, before, after) if self.check_edits else ""
+        return "\n" + line if line else ""
 
     def _compute_plan(self, name: str, arguments: dict) -> tuple[str, str | None]:
         try:
@@ -293,12 +334,12 @@ class CodingTools(llm.Toolbox):
             raise ToolError(f"{display} is a directory; give a file path")
         files.check_regular(real, display)
         existed = real.exists()
-        encoding, mode = "utf-8", None
+        encoding, mode, before = "utf-8", None, None
         if existed:
             self._check_fresh(real, display)
             try:
                 old = files.decode_file(real, display)
-                encoding, mode = old.encoding, old.mode
+                encoding, mode, before = old.encoding, old.mode, old.text
                 # Keep a CRLF file CRLF: models almost always send "\n".
                 if "\r\n" in old.text and "\r\n" not in content:
                     content = content.replace("\n", "\r\n")
@@ -308,10 +349,11 @@ class CodingTools(llm.Toolbox):
         if existed and files.read_bytes(real, display) == data:
             self._remember(real)
             return f"Unchanged: {display} already has exactly this content ({len(data)} bytes); nothing was written"
+        self._refuse_broken(display, before, content, "write")
         files.atomic_write(real, data, mode)
         self._remember(real)
         verb = "Overwrote" if existed else "Created"
-        return f"{verb} {display} ({len(data)} bytes)"
+        return f"{verb} {display} ({len(data)} bytes)" + self._check_line(display, before, content)
 
     @_tool
     def edit_file(
@@ -330,7 +372,8 @@ class CodingTools(llm.Toolbox):
         self._require_file(real, display)
         self._check_fresh(real, display)
         decoded = files.decode_file(real, display)
-        after = files.plan_edit(decoded.text, old_string, new_string, replace_all, display)
+        after, tolerated = self._plan_edit(decoded.text, old_string, new_string, replace_all, display)
+        self._refuse_broken(display, decoded.text, after, "edit")
         files.atomic_write(real, files.encode_text(after, decoded.encoding, display), decoded.mode)
         self._remember(real)
         diff = files.unified_diff(decoded.text, after, display)
@@ -338,9 +381,13 @@ class CodingTools(llm.Toolbox):
         count = ""
         if replace_all:
             # 0.1a0 reported the count; callers parse "N replacements".
-            n = decoded.text.count(old_string)
+            n = decoded.text.count(old_string) if not tolerated else 1
             count = f", {n} replacement{'s' if n != 1 else ''}"
-        return f"Edited {display} (+{added} -{removed}{count})\n{diff}"
+        if tolerated:
+            # Said so that the model learns the exact form, and a reader sees why it matched.
+            count += f"; old_string matched after {tolerated}"
+        check = self._check_line(display, decoded.text, after)
+        return f"Edited {display} (+{added} -{removed}{count})\n{diff}{check}"
 
     @_tool
     def list_files(self, pattern: str = "**/*", path: str = ".") -> str:

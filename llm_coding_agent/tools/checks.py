@@ -1,0 +1,119 @@
+"""Checks on a Python file's proposed content, for ``write_file``/``edit_file`` (``check_edits``).
+
+A change that would leave a ``.py`` file unable to compile is refused before anything is written,
+with the lines around the error; an accepted change gets a one-line report of the undefined names
+and redefinitions it introduces (pyflakes). Both work in-process on the new text: no command runs,
+and a check takes milliseconds. The grammar is the running interpreter's, so a file using syntax
+newer than it (and already failing to compile before the change) is written all the same.
+"""
+
+from __future__ import annotations
+
+import ast
+import warnings
+
+from ..errors import ToolError
+
+__all__ = ["is_python", "syntax_error", "refuse_broken_python", "python_check_line"]
+
+#: Texts larger than this are not checked (a generated file; the check would cost more than it tells).
+MAX_CHECKED_CHARS = 1_000_000
+#: Lines shown either side of a syntax error.
+_CONTEXT = 3
+#: Problems listed in a check line at most.
+_MAX_PROBLEMS = 5
+
+
+def is_python(display: str) -> bool:
+    return display.endswith(".py")
+
+
+def syntax_error(text: str, filename: str) -> SyntaxError | None:
+    """Why ``text`` does not compile as a Python module (None when it does)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # SyntaxWarnings (invalid escapes) are not failures
+        try:
+            compile(text, filename, "exec", dont_inherit=True)
+        except SyntaxError as ex:
+            return ex
+        except ValueError as ex:  # "source code string cannot contain null bytes"
+            return SyntaxError(str(ex))
+        except (RecursionError, MemoryError):
+            return None  # too deeply nested to tell; not the model's usual mistake
+    return None
+
+
+def _describe(error: SyntaxError) -> str:
+    where = f" at line {error.lineno}" if error.lineno else ""
+    return f"SyntaxError{where}: {error.msg}"
+
+
+def _numbered_around(text: str, lineno: int | None) -> str:
+    lines = text.splitlines()
+    if not lines:
+        return ""
+    at = min(max(lineno or 1, 1), len(lines))
+    first, last = max(1, at - _CONTEXT), min(len(lines), at + _CONTEXT)
+    return "\n".join(f"{n:>6}\t{lines[n - 1]}" for n in range(first, last + 1))
+
+
+def refuse_broken_python(display: str, before: str | None, after: str, verb: str = "edit") -> None:
+    """Raise a ToolError when ``after`` does not compile but ``before`` did (or there was no file):
+    the model is shown the error and the lines around it in its version, and nothing is written.
+    A file that did not compile before may be written in any state (the model may be mid-way
+    through fixing it, or the file may use syntax newer than this interpreter)."""
+    if not is_python(display) or len(after) > MAX_CHECKED_CHARS:
+        return
+    error = syntax_error(after, display)
+    if error is None or (before is not None and syntax_error(before, display) is not None):
+        return
+    raise ToolError(
+        f"the {verb} would leave {display} with a {_describe(error)}. The file is unchanged. "
+        f"The lines around it in your version:\n{_numbered_around(after, error.lineno)}\n"
+        "Fix the mistake and try again. When several lines must change together, change them in "
+        "one edit_file call (or write the whole file with write_file)."
+    )
+
+
+def _problems(text: str, filename: str) -> list[tuple[int, str, tuple]] | None:
+    """(line, message, identity) of the undefined names and redefinitions pyflakes finds in
+    ``text``; None when pyflakes is missing or ``text`` does not parse. The identity leaves out
+    line numbers, so the same problem is recognised before and after an edit."""
+    try:
+        from pyflakes import checker, messages
+    except ImportError:
+        return None
+    wanted = (messages.UndefinedName, messages.UndefinedLocal, messages.UndefinedExport, messages.RedefinedWhileUnused)
+    try:
+        tree = ast.parse(text, filename)
+        found = checker.Checker(tree, filename=filename).messages
+    except Exception:  # a checker bug must never break an edit
+        return None
+    problems = []
+    for message in found:
+        if isinstance(message, wanted):
+            text_ = message.message % message.message_args
+            problems.append((message.lineno, text_, (type(message).__name__, message.message_args[0])))
+    return sorted(problems)
+
+
+def python_check_line(display: str, before: str | None, after: str) -> str:
+    """One ``Check:`` line about ``after`` for an accepted change of a ``.py`` file ("" for other
+    files): whether it compiles, and the undefined names and redefinitions the change introduced
+    (problems the file had before are not repeated)."""
+    if not is_python(display) or len(after) > MAX_CHECKED_CHARS:
+        return ""
+    error = syntax_error(after, display)
+    if error is not None:
+        return f"Check: still does not compile ({_describe(error)}); it did not compile before this change either."
+    problems = _problems(after, display)
+    if problems is None:
+        return "Check: compiles."
+    earlier = _problems(before, display) if before is not None else []
+    known = {identity for _, _, identity in earlier or []}
+    new = [(line, text) for line, text, identity in problems if identity not in known]
+    if not new:
+        return "Check: compiles; no new undefined names." if problems else "Check: compiles; no undefined names."
+    listed = "; ".join(f"line {line}: {text}" for line, text in new[:_MAX_PROBLEMS])
+    more = f" (and {len(new) - _MAX_PROBLEMS} more)" if len(new) > _MAX_PROBLEMS else ""
+    return f"Check: compiles, but {listed}{more}. Fix these unless they are intended."

@@ -1,0 +1,438 @@
+"""What the ``small`` profile does beyond the prompt: lenient edit matching, a syntax check on
+edits, the write_file nudge, repair of broken text-form call JSON, and running the tests once.
+Each is tested on, and off (the ``default`` profile behaves exactly as before)."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import llm
+import pytest
+from click.testing import CliRunner
+from conftest import Step, tool
+from llm.cli import cli
+
+from llm_coding_agent import CodingAgent, CodingTools
+from llm_coding_agent.agent.profiles import PROFILES
+from llm_coding_agent.agent.textcalls import parse_text_tool_calls
+from llm_coding_agent.agent.verify import (
+    TESTS_FAIL_PROMPT,
+    VERIFY_CALL_ID,
+    command_for_tests,
+    is_test_command,
+    last_test_outcome,
+    outcome_of_test_run,
+)
+
+SMALL_FIELDS = ["lenient_edits", "check_edits", "prefer_whole_file", "repair_call_json", "verify_with_tests"]
+NUDGE = "For a file this small, you can also call write_file with the complete new content."
+
+
+def small_tools(project, **overrides) -> CodingTools:
+    options = {**PROFILES["small"].toolbox_options(), **overrides}
+    return CodingTools(str(project), sandbox="off", **options)
+
+
+def agent(project, **kwargs) -> CodingAgent:
+    kwargs.setdefault("approve", True)
+    kwargs.setdefault("undo", False)
+    kwargs.setdefault("sandbox", "off")
+    return CodingAgent(model="scripted", root=str(project), **kwargs)
+
+
+# -- the profile --------------------------------------------------------------------------------
+
+
+def test_every_small_model_behaviour_is_on_in_small_and_off_in_default():
+    small, default = PROFILES["small"], PROFILES["default"]
+    for name in SMALL_FIELDS:
+        assert getattr(small, name) is True, name
+        assert getattr(default, name) is False, name
+    documented = {f.name for f in dataclasses.fields(small)}
+    assert set(SMALL_FIELDS) <= documented
+
+
+def test_the_agent_hands_the_profile_to_the_toolbox_and_again_on_a_model_switch(model, project):
+    default = agent(project)
+    assert (default.coding_tools.lenient_edits, default.coding_tools.check_edits) == (False, False)
+    small = agent(project, profile="small")
+    assert small.coding_tools.lenient_edits and small.coding_tools.check_edits and small.coding_tools.prefer_whole_file
+    default.config.profile = "small"
+    default.set_model("scripted")
+    assert default.coding_tools.lenient_edits and default.coding_tools.check_edits
+    default.config.profile = "default"
+    default.set_model("scripted")
+    assert not default.coding_tools.lenient_edits and not default.coding_tools.prefer_whole_file
+
+
+# -- 1. lenient edit matching -------------------------------------------------------------------
+
+
+def test_line_numbers_copied_from_read_file_are_removed_from_old_and_new(project):
+    tools = small_tools(project)
+    numbered = tools.read_file("app.py")
+    assert numbered.splitlines()[1] == "     2\t    return a - b"
+    out = tools.edit_file("app.py", numbered, numbered.replace("a - b", "a + b"))
+    assert "matched after removing copied line numbers" in out, out
+    assert (project / "app.py").read_text() == "def add(a, b):\n    return a + b\n"
+
+
+@pytest.mark.parametrize("prefix", ["{n}: ", "{n} | ", "{n}| "])
+def test_other_line_number_forms_are_removed_too(project, prefix):
+    old = "".join(prefix.format(n=n) + line + "\n" for n, line in [(1, "def add(a, b):"), (2, "    return a - b")])
+    out = small_tools(project).edit_file("app.py", old, "def add(a, b):\n    return a + b\n")
+    assert "matched after removing copied line numbers" in out, out
+    assert (project / "app.py").read_text() == "def add(a, b):\n    return a + b\n"
+
+
+def test_numbers_in_new_string_only_go_when_they_are_read_file_prefixes(project):
+    tools = small_tools(project)
+    # old numbered, new partly numbered with read_file's "N<TAB>" form: those prefixes go.
+    out = tools.edit_file("app.py", "     2\t    return a - b", "     2\t    c = a + b\n    return c")
+    assert "Edited app.py" in out, out
+    assert (project / "app.py").read_text() == "def add(a, b):\n    c = a + b\n    return c\n"
+
+
+def test_trailing_whitespace_is_tolerated(project):
+    out = small_tools(project).edit_file("app.py", "    return a - b   \n", "    return a + b\n")
+    assert "matched after ignoring trailing whitespace" in out, out
+    assert (project / "app.py").read_text() == "def add(a, b):\n    return a + b\n"
+
+
+def test_a_uniform_indentation_difference_is_tolerated_and_new_string_reindented(project):
+    (project / "shapes.py").write_text(
+        "class Square:\n    def area(self):\n        return self.side * 2\n\n    def name(self):\n        return 'square'\n"
+    )
+    tools = small_tools(project)
+    # The model dropped the method's indentation (old and new both at column 0).
+    out = tools.edit_file(
+        "shapes.py", "def area(self):\n    return self.side * 2\n", "def area(self):\n    return self.side ** 2\n"
+    )
+    assert "matched after adjusting the indentation" in out, out
+    assert "        return self.side ** 2\n" in (project / "shapes.py").read_text()
+    # ...and too much indentation is taken off the same way.
+    out = tools.edit_file("shapes.py", "        def name(self):\n            return 'square'", "        def name(self):\n            return 'SQUARE'")
+    assert "adjusting the indentation" in out, out
+    assert "    def name(self):\n        return 'SQUARE'\n" in (project / "shapes.py").read_text()
+
+
+def test_lenient_match_keeps_crlf_line_endings(project):
+    (project / "win.py").write_bytes(b"x = 1\r\ny = 2\r\n")
+    out = small_tools(project).edit_file("win.py", "y = 2  \n", "y = 3\n")
+    assert "trailing whitespace" in out, out
+    assert (project / "win.py").read_bytes() == b"x = 1\r\ny = 3\r\n"
+
+
+def test_several_lenient_matches_are_the_usual_ambiguity_error(project):
+    (project / "twice.py").write_text("def f():\n    return 1\n\n\ndef g():\n    return 1\n")
+    out = small_tools(project).edit_file("twice.py", "    return 1   \n", "    return 2\n")
+    assert out.startswith("Error: old_string is not in twice.py exactly") and "matches 2 places (lines 2, 6)" in out, out
+    out = small_tools(project).edit_file("twice.py", "        return 1\n", "        return 2\n")
+    assert "after adjusting the indentation it matches 2 places" in out, out
+    assert (project / "twice.py").read_text() == "def f():\n    return 1\n\n\ndef g():\n    return 1\n"
+
+
+def test_a_real_digit_leading_line_is_not_mangled(project):
+    (project / "steps.txt").write_text("1: unpack\n2: build\n3: ship\n")
+    out = small_tools(project).edit_file("steps.txt", "2: build\n", "2: build and test\n")
+    assert "Edited" in out and "matched after" not in out, out
+    assert (project / "steps.txt").read_text() == "1: unpack\n2: build and test\n3: ship\n"
+    # Numbers that do not count up are not line numbers: nothing is stripped, nothing matches.
+    out = small_tools(project).edit_file("steps.txt", "1: unpack\n3: build", "x")
+    assert out.startswith("Error: old_string was not found in steps.txt"), out
+
+
+def test_no_match_still_gives_todays_closest_region_error(project):
+    body = "".join(f"def f{i}(x):\n    return x + {i}\n\n" for i in range(80))  # > 150 lines
+    (project / "big.py").write_text(body)
+    old = "     1\tdef f7(x):\n     2\t    return x * 7\n"
+    lenient = small_tools(project).edit_file("big.py", old, "y")
+    today = CodingTools(str(project), sandbox="off").edit_file("big.py", old, "y")
+    assert lenient == today and "The closest region is" in today, lenient
+
+
+def test_default_toolbox_matches_exactly_as_before(project):
+    out = CodingTools(str(project), sandbox="off").edit_file("app.py", "     2\t    return a - b", "     2\t    return a + b")
+    assert out.startswith("Error: old_string was not found in app.py"), out
+    assert NUDGE not in out
+    assert (project / "app.py").read_text() == "def add(a, b):\n    return a - b\n"
+
+
+def test_the_approval_preview_shows_the_lenient_edit(model, project):
+    asked = []
+
+    def approver(tool_, call):
+        asked.append(agent_.coding_tools._preview("edit_file", call.arguments))
+        return True
+
+    model.script(
+        Step(tool_calls=[tool("edit_file", path="app.py", old_string="     2\t    return a - b", new_string="     2\t    return a + b")]),
+        "Fixed.",
+    )
+    agent_ = agent(project, approve=approver, profile="small")
+    result = agent_.run("fix add")
+    assert "+    return a + b" in asked[0]
+    assert "matched after removing copied line numbers" in result.tool_calls[0][1].output
+
+
+# -- 2. syntax check on edits -------------------------------------------------------------------
+
+
+def test_an_edit_that_breaks_python_is_refused_with_the_lines_around_it(project):
+    out = small_tools(project).edit_file("app.py", "return a - b", "return (a + b")
+    assert out.startswith("Error: the edit would leave app.py with a SyntaxError at line 2: "), out
+    assert "The file is unchanged" in out and "     2\t    return (a + b" in out
+    assert (project / "app.py").read_text() == "def add(a, b):\n    return a - b\n"
+
+
+def test_a_write_that_breaks_python_is_refused_and_nothing_is_created(project):
+    out = small_tools(project).write_file("new.py", "def f(:\n    pass\n")
+    assert out.startswith("Error: the write would leave new.py with a SyntaxError at line 1"), out
+    assert not (project / "new.py").exists()
+
+
+def test_an_accepted_edit_reports_that_it_compiles(project):
+    out = small_tools(project).edit_file("app.py", "a - b", "a + b")
+    assert out.endswith("Check: compiles; no undefined names."), out
+    out = small_tools(project).write_file("new.py", "import os\n\nprint(os.sep)\n")
+    assert out == "Created new.py (25 bytes)\nCheck: compiles; no undefined names."
+
+
+def test_undefined_names_and_redefinitions_are_reported_but_written(project):
+    out = small_tools(project).edit_file("app.py", "return a - b", "return a + c\n\n\ndef add(a, b):\n    return 0")
+    assert "Check: compiles, but line 2: undefined name 'c'; line 5: redefinition of unused 'add' from line 1" in out, out
+    assert "return a + c" in (project / "app.py").read_text()
+
+
+def test_problems_the_file_had_before_are_not_repeated(project):
+    (project / "old.py").write_text("def f():\n    return missing\n")
+    out = small_tools(project).edit_file("old.py", "def f():", "def f():  # looked up later")
+    assert out.endswith("Check: compiles; no new undefined names."), out
+
+
+def test_a_file_that_did_not_compile_before_may_be_written(project):
+    (project / "broken.py").write_text("def f(:\n    pass\n")
+    out = small_tools(project).edit_file("broken.py", "pass", "return 1")
+    assert "Edited broken.py" in out, out
+    assert "Check: still does not compile (SyntaxError at line 1" in out and "did not compile before" in out
+    # ...and fixed:
+    out = small_tools(project).edit_file("broken.py", "def f(:", "def f():")
+    assert out.endswith("Check: compiles; no undefined names."), out
+
+
+def test_other_files_and_the_default_toolbox_are_not_checked(project):
+    out = small_tools(project).write_file("notes.txt", "def f(:\n")
+    assert out == "Created notes.txt (8 bytes)"
+    out = CodingTools(str(project), sandbox="off").edit_file("app.py", "return a - b", "return (a + b")
+    assert out.startswith("Edited app.py") and "Check:" not in out
+    assert "return (a + b" in (project / "app.py").read_text()
+
+
+def test_a_refused_edit_is_not_put_to_the_user(model, project):
+    asked = []
+    model.script(Step(tool_calls=[tool("edit_file", path="app.py", old_string="a - b", new_string="(a + b")]), "Sorry.")
+    result = agent(project, approve=lambda t, c: asked.append(c) or True, profile="small").run("fix add")
+    assert asked == []
+    assert "SyntaxError" in result.tool_calls[0][1].output
+
+
+# -- 4. the whole-file nudge ----------------------------------------------------------------------
+
+
+def test_a_failed_edit_of_a_small_file_suggests_write_file(project):
+    out = small_tools(project).edit_file("app.py", "return a * b", "return a + b")
+    assert out.startswith("Error: old_string was not found") and out.endswith(NUDGE), out
+
+
+def test_no_whole_file_nudge_for_a_large_file_or_the_default_toolbox(project):
+    (project / "big.py").write_text("".join(f"x{i} = {i}\n" for i in range(200)))
+    assert NUDGE not in small_tools(project).edit_file("big.py", "y = 1", "y = 2")
+    assert NUDGE not in CodingTools(str(project), sandbox="off").edit_file("app.py", "return a * b", "x")
+
+
+# -- 3. repair of broken text-form call JSON -------------------------------------------------------
+
+
+def resolve(name):
+    return {"write_file": "CodingTools_write_file", "read_file": "CodingTools_read_file"}.get(
+        name.removeprefix("CodingTools_")
+    )
+
+
+RAW_NEWLINES = '```json\n{"name": "write_file", "arguments": {"path": "a.py", "content": "def f():\n    return 1\n"}}\n```'
+BARE_QUOTES = '```json\n{"name": "write_file", "arguments": {"path": "a.py", "content": "print("hi")"}}\n```'
+
+
+def test_broken_call_json_is_repaired_only_with_repair_on():
+    assert parse_text_tool_calls(RAW_NEWLINES, resolve) == []
+    assert parse_text_tool_calls(RAW_NEWLINES, resolve, repair=True) == [
+        ("CodingTools_write_file", {"path": "a.py", "content": "def f():\n    return 1\n"})
+    ]
+    assert parse_text_tool_calls(BARE_QUOTES, resolve) == []
+    assert parse_text_tool_calls(BARE_QUOTES, resolve, repair=True) == [
+        ("CodingTools_write_file", {"path": "a.py", "content": 'print("hi")'})
+    ]
+    tagged = '<tool_call>\n{"name": "read_file", "arguments": {"path": "a.py"}\n</tool_call>'
+    assert parse_text_tool_calls(tagged, resolve, repair=True) == [("CodingTools_read_file", {"path": "a.py"})]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # Prose with two (broken) JSON examples: examples, not calls.
+        'Call it like this:\n```json\n{"name": "read_file", "arguments": {"path": "a.py"}\n```\n'
+        'or this:\n```json\n{"name": "write_file", "arguments": {"path": "b", "content": "x"y"}}\n```',
+        # Code that contains an object is not an object.
+        '```\ncall = {"name": "read_file", "arguments": {"path": "a.py"}\n```',
+        '```python\n{"name": "read_file", "arguments": {"path": "a.py"}\n```',
+        # Repaired, but not a call of a tool that exists, or not only name and arguments.
+        '```json\n{"name": "delete_everything", "arguments": {"path": "a.py"}\n```',
+        '```json\n{"name": "read_file", "arguments": {"path": "a.py"}, "why": "look"\n```',
+        "I would read a.py first {maybe} and then decide.",
+    ],
+)
+def test_repair_keeps_the_rules_for_what_is_a_call(text):
+    assert parse_text_tool_calls(text, resolve, repair=True) == []
+
+
+def test_the_small_profile_runs_a_repaired_call_and_the_default_does_not(model, project):
+    model.script(RAW_NEWLINES.replace("a.py", "made.py"), "Done.")
+    result = agent(project, profile="small").run("make made.py")
+    assert (project / "made.py").read_text() == "def f():\n    return 1\n"
+    assert result.text == "Done."
+    model.script(RAW_NEWLINES.replace("a.py", "other.py"))
+    result = agent(project).run("make other.py")
+    assert not (project / "other.py").exists() and result.tool_calls == []
+
+
+# -- 5. running the tests once -------------------------------------------------------------------
+
+
+@pytest.fixture
+def tested(project):
+    (project / "tests").mkdir()
+    (project / "tests" / "test_app.py").write_text("from app import add\n\n\ndef test_add():\n    assert add(2, 3) == 5\n")
+    return project
+
+
+def commands(result):
+    return [(c.arguments["command"], c.tool_call_id) for c, _ in result.tool_calls if c.name.endswith("execute_command")]
+
+
+FIX = tool("edit_file", path="app.py", old_string="a - b", new_string="a + b")
+WRONG_FIX = tool("edit_file", path="app.py", old_string="a - b", new_string="a * b")
+
+
+def test_passing_tests_are_run_once_and_recorded(model, tested):
+    model.script(Step(tool_calls=[FIX]), "Fixed.")
+    result = agent(tested, profile="small").run("fix add")
+    assert commands(result) == [("python -m pytest -q", VERIFY_CALL_ID)]
+    assert result.tests_passed is True and result.stop_reason == "done"
+    assert len(model.prompts) == 2  # nothing more was asked of the model
+
+
+def test_failing_tests_go_back_to_the_model_once(model, tested):
+    model.script(Step(tool_calls=[WRONG_FIX]), "Fixed.", Step(tool_calls=[tool("edit_file", path="app.py", old_string="a * b", new_string="a + b")]), "Now fixed.")
+    result = agent(tested, profile="small").run("fix add")
+    feedback = model.prompts[2].prompt
+    assert feedback.startswith(TESTS_FAIL_PROMPT) and "$ python -m pytest -q" in feedback and "assert 6 == 5" in feedback
+    # The second time the model ends without running them, they are not run again (once per run).
+    assert len(commands(result)) == 1 and result.text == "Now fixed."
+    assert result.tests_passed is False  # the last test run failed; nothing ran since
+    assert (tested / "app.py").read_text() == "def add(a, b):\n    return a + b\n"
+
+
+def test_tests_the_model_ran_after_its_change_are_not_run_again(model, tested):
+    model.script(Step(tool_calls=[FIX]), Step(tool_calls=[tool("execute_command", command="python -m pytest -q tests")]), "Fixed.")
+    result = agent(tested, profile="small").run("fix add")
+    assert [c for c, _ in commands(result)] == ["python -m pytest -q tests"]
+    assert result.tests_passed is True
+
+
+@pytest.mark.parametrize("profile, script, has_tests", [
+    ("small", [Step(tool_calls=[tool("read_file", path="app.py")]), "It subtracts."], True),  # no change
+    ("small", [Step(tool_calls=[FIX]), "Fixed."], False),  # no tests in the project
+    ("default", [Step(tool_calls=[FIX]), "Fixed."], True),  # not the small profile
+])
+def test_no_test_run_without_a_change_tests_or_the_small_profile(model, project, profile, script, has_tests):
+    if has_tests:
+        (project / "test_app.py").write_text("def test_nothing():\n    pass\n")
+    model.script(*script)
+    result = agent(project, profile=profile).run("look at add")
+    assert commands(result) == [] and result.tests_passed is None
+
+
+def test_no_test_run_when_commands_are_disabled(model, tested):
+    model.script(Step(tool_calls=[FIX]), "Fixed.")
+    result = agent(tested, profile="small", disabled_tools=["execute_command"]).run("fix add")
+    assert commands(result) == [] and len(model.prompts) == 2
+
+
+def test_a_declined_test_run_is_skipped(model, tested):
+    def approver(tool_, call):
+        return not tool_.name.endswith("execute_command")
+
+    model.script(Step(tool_calls=[WRONG_FIX]), "Fixed.")
+    result = agent(tested, approve=approver, profile="small").run("fix add")
+    assert result.text == "Fixed." and len(model.prompts) == 2
+    assert result.tests_passed is None
+    assert result.tool_calls[-1][1].output.startswith("Cancelled")
+
+
+def test_the_test_command_the_request_names_is_the_one_run(model, tested):
+    model.script(Step(tool_calls=[FIX]), "Fixed.")
+    result = agent(tested, profile="small").run("The suite fails when I run `python -m pytest tests`; fix it.")
+    assert [c for c, _ in commands(result)] == ["python -m pytest tests"]
+    assert command_for_tests(tested, "no command named") == "python -m pytest -q"
+
+
+def test_tests_passed_records_the_models_own_test_runs_in_any_profile(model, tested):
+    model.script(Step(tool_calls=[tool("execute_command", command="python -m pytest -q")]), "They fail.")
+    assert agent(tested).run("run the tests").tests_passed is False
+
+
+@pytest.mark.parametrize("command, expected", [
+    ("python -m pytest -q", True), ("pytest tests/test_x.py", True), ("cd sub && python3 -m unittest", True),
+    ("uv run pytest", True), ("npm test", True), ("npm run test", True), ("go test ./...", True),
+    ("cargo test", True), ("make check", True), ("tox -e py311", True), ("python tests/test_app.py", True),
+    ("pip install pytest", False), ("cat pytest.ini", False), ("echo test", False), ("python app.py", False),
+    ("git status", False), ("npm install", False),
+])
+def test_which_commands_are_test_runs(command, expected):
+    assert is_test_command(command) is expected
+
+
+@pytest.mark.parametrize("output, expected", [
+    ("1 passed in 0.01s\nExit code: 0", True),
+    ("1 failed in 0.01s\nExit code: 1", False),
+    ("no tests ran in 0.01s\nExit code: 5", None),
+    ("Ran 0 tests in 0.000s\n\nOK\nExit code: 0\nNote: no tests ran, so nothing was verified.", None),
+    ("Cancelled: the user declined this call.", None),
+    ("Error: command timed out after 120 s; the process tree was killed. Output so far:\n...", False),
+])
+def test_how_a_test_run_ended(output, expected):
+    assert outcome_of_test_run(output) is expected
+
+
+def test_the_last_test_run_decides(project):
+    def run(command, output):
+        return (llm.ToolCall(name="CodingTools_execute_command", arguments={"command": command}),
+                llm.ToolResult(name="CodingTools_execute_command", output=output))
+
+    calls = [run("pytest", "Exit code: 1"), run("ls", "Exit code: 0"), run("pytest -q", "Exit code: 0")]
+    assert last_test_outcome(calls) is True
+    assert last_test_outcome(calls[:2]) is False
+    assert last_test_outcome(calls[1:2]) is None
+
+
+def test_json_final_event_says_whether_the_tests_passed(model, tested):
+    model.script(Step(tool_calls=[FIX]), "Fixed.")
+    args = ["code", "-m", "scripted", "-d", str(tested), "--sandbox", "off", "--profile", "small",
+            "-p", "fix add", "--yolo", "--json"]
+    result = CliRunner().invoke(cli, args, catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    events = [json.loads(line) for line in result.stdout.splitlines() if line.strip()]
+    assert events[-1]["type"] == "final" and events[-1]["tests_passed"] is True
+    ran = [e for e in events if e["type"] == "tool_call" and e["id"] == VERIFY_CALL_ID]
+    assert ran and ran[0]["arguments"] == {"command": "python -m pytest -q"}
