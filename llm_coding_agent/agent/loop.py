@@ -38,6 +38,7 @@ from .profiles import NEXT_STEP_HINT, described_tools, profile_for
 from .prompts import system_prompt
 from .responses import close_interrupted, close_response, describe_model_error, get_model, stream_tool_calls
 from .results import AgentResult, AgentStateError, ModelError, TokenUsage
+from .reviewer import ReviewedCalls
 from .textcalls import parse_text_tool_calls
 
 __all__ = [
@@ -68,7 +69,7 @@ class RunState:
     nudged: bool = False
 
 
-class CodingAgent(ToolCalls):
+class CodingAgent(ReviewedCalls, ToolCalls):
     """A coding agent for one project directory.
 
     ``approve`` governs mutating tools (``write_file``, ``edit_file``, ``execute_command`` and any
@@ -137,6 +138,7 @@ class CodingAgent(ToolCalls):
         self.policy = ApprovalPolicy(
             root=self.root, rules=CommandRules(allow=list(c.allow), deny=list(c.deny)), yolo=approve is True
         )
+        self._init_reviewer(c)  # a second model on file changes (agent/reviewer.py)
         coding = list(self.coding_tools.tools())
         disabled = {short_tool_name(n) for n in c.disabled_tools}
         unknown = disabled - {short_tool_name(t.name) for t in coding}

@@ -14,6 +14,7 @@ import llm
 
 from ..agent import AgentResult, AgentStateError, CodingAgent, EditedContent, ModelError
 from ..agent.logstore import logged_root
+from ..agent.reviewer import Unanswered
 from ..agent.results import LIMIT_STOPS
 from ..config import SessionConfig
 from ..errors import CodingAgentError
@@ -143,8 +144,10 @@ class Session:
 
     def _trust_project(self, path: Path, data: dict) -> bool:
         rules = ", ".join(data.get("allow", [])) or "(none)"
+        others = "; ".join(f"{k} {json.dumps(v)}" for k, v in data.items() if k not in ("allow", "deny"))
         return self.ui.confirm(
-            f"{path} (from the project) wants to pre-approve commands: {rules}. Trust this file?"
+            f"{path} (from the project) wants to pre-approve commands: {rules}"
+            + (f" and set {others}" if others else "") + ". Trust this file?"
         )
 
     def _gather_tools(self, specs, functions) -> list:
@@ -279,7 +282,7 @@ class Session:
 
     def _headless_approve(self, tool, call) -> bool:
         self._declined.append((tool.name, call.arguments if isinstance(call.arguments, dict) else {}))
-        raise llm.CancelToolCall(
+        raise Unanswered(
             "running headless (-p) without --yolo or a matching --allow rule, so nothing that "
             "changes files or runs commands can be approved"
         )
@@ -302,6 +305,8 @@ class Session:
         if decision.destructive:
             title += f"  ({decision.reason})"  # "destructive: `rm -rf x` deletes ...; ..."
         always = None if decision.destructive else agent.policy.always_description(tool.name, arguments)
+        if agent.current_review is not None:  # the reviewer's comment, above the diff
+            self.ui.notice(agent.current_review.comment(), style="cyan")
         answer = self.ui.ask_approval(title, preview, always, edit=edit)
         self._previewed.add(call.tool_call_id)
         if answer.kind == "edit":
@@ -504,6 +509,8 @@ class Session:
 
     def _header(self) -> None:
         mode = "yolo" if self.agent.policy.yolo else "ask before changes"
+        if self.agent.reviewer is not None:
+            mode += f" · reviewer {self.agent.reviewer.model.model_id}"
         if self.agent.policy.rules.allow:
             mode += f" · allow {', '.join(self.agent.policy.rules.allow)}"
         self.ui.header(
