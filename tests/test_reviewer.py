@@ -226,19 +226,27 @@ def test_review_max_lines_zero_makes_the_reviewer_comment_only(model, project, r
 
 
 def test_the_reviewer_sees_the_plan_and_todo_list_the_model_made(model, project, reviewers):
-    def todo(items: str) -> str:
+    def present_plan(steps: list) -> str:
+        """Present a plan."""
+        return "Plan approved."
+
+    def update_todos(plan: list) -> str:
         """Keep a todo list."""
         return "saved"
 
     reviewers.answers = [APPROVE]
     model.script(
-        Step(tool_calls=[("todo", {"items": "1. write x.txt\n2. test it"})]),
+        Step(tool_calls=[("present_plan", {"steps": ["write x.txt", "test it"]})]),
+        Step(tool_calls=[("update_todos", {"plan": [{"step": "write x.txt", "status": "in_progress"}]})]),
         Step(tool_calls=[tool("write_file", path="x.txt", content="x\n")]),
         "done",
     )
-    agent = make_agent(project, lambda tool, call: tool.name == "todo" or False, tools=[todo])
+    agent = make_agent(project, lambda tool, call: tool.name in ("present_plan", "update_todos"),
+                       tools=[present_plan, update_todos])
     agent.run("write x")
-    assert "1. write x.txt" in reviewers.prompts[0].prompt
+    assert (project / "x.txt").exists()
+    prompt = reviewers.prompts[0].prompt
+    assert "plan:\nwrite x.txt\ntest it" in prompt and "todo:\nwrite x.txt [in_progress]" in prompt
 
 
 def test_reviews_are_logged_to_the_database(model, project, reviewers, tmp_path):
@@ -335,6 +343,31 @@ def test_a_project_reviewer_counts_only_once_trusted(project):
     trust_file(project_settings_path(project))
     settings = load_settings(project)
     assert settings.reviewer == "reviewer-schema" and settings.review_max_lines == 500
+
+
+def test_an_untrusted_project_reviewer_is_reported_and_unused_headless(model, project, reviewers):
+    from llm_coding_agent.safety.settings import project_settings_path
+
+    _write(project_settings_path(project), {"reviewer": "reviewer-schema"})
+    model.script(Step(tool_calls=[tool("write_file", path="x.txt", content="x\n")]), "ok")
+    result = CliRunner().invoke(cli, ["code", "-m", "scripted", "-d", str(project), "--sandbox", "off", "-p", "x"])
+    assert result.exit_code == 0, result.output
+    assert "has settings (reviewer) that are inactive until you trust it" in result.stderr
+    assert reviewers.prompts == [] and not (project / "x.txt").exists()
+
+
+def test_trusting_the_project_file_interactively_brings_its_reviewer(model, project, reviewers):
+    from llm_coding_agent.safety.settings import project_settings_path
+
+    _write(project_settings_path(project), {"reviewer": "reviewer-schema"})
+    reviewers.answers = [APPROVE]
+    model.script(Step(tool_calls=[tool("write_file", path="x.txt", content="x\n")]), "ok")
+    result = CliRunner().invoke(
+        cli, ["code", "-m", "scripted", "-d", str(project), "--sandbox", "off"], input="y\nwrite x\n!quit\n",
+    )
+    assert result.exit_code == 0, result.output
+    assert 'and set reviewer "reviewer-schema". Trust this file?' in result.output
+    assert len(reviewers.prompts) == 1 and (project / "x.txt").exists()
 
 
 def test_a_smaller_project_review_max_lines_applies_untrusted(project):

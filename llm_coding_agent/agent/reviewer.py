@@ -307,6 +307,9 @@ class ReviewedCalls:
                 kind = "plan" if short.endswith("present_plan") else "todo" if "todo" in short else None
                 if kind:
                     latest[kind] = _arguments_text(part.arguments)
+        todos = getattr(self, "todos", None)  # plan mode's todo list outlives compaction
+        if callable(getattr(todos, "as_text", None)) and todos.as_text().strip():
+            latest["todo"] = _clip(todos.as_text())
         return "\n\n".join(f"{kind}:\n{text}" for kind, text in latest.items()) or None
 
     def _record_review(self, review: Review) -> None:
@@ -342,9 +345,17 @@ def log_review(db: Any, review: Review) -> None:
 
 
 def _arguments_text(arguments: Any) -> str:
-    if isinstance(arguments, dict) and len(arguments) == 1 and isinstance(next(iter(arguments.values())), str):
-        return _clip(next(iter(arguments.values())))
-    return _clip(json.dumps(arguments, indent=1, ensure_ascii=False, default=str))
+    """A plan or todo call's arguments as lines: strings as they are, list items one per line
+    (``{"step": ..., "status": ...}`` items as their values)."""
+    if not isinstance(arguments, dict):
+        return _clip(json.dumps(arguments, ensure_ascii=False, default=str))
+    lines: list[str] = []
+    for value in arguments.values():
+        for item in value if isinstance(value, list) else [value]:
+            if isinstance(item, dict):
+                item = " ".join(f"[{v}]" if k == "status" else str(v) for k, v in item.items())
+            lines.append(str(item))
+    return _clip("\n".join(lines))
 
 
 def _clip(text: str) -> str:

@@ -119,7 +119,7 @@ def code_command(prompt, **params):
     budgets that end the task gracefully.
 
     \b
-    Settings files (allow/deny rules, network, sandbox, env_allow):
+    Settings files (allow/deny rules, network, sandbox, env_allow, profile, reviewer, prices...):
       <user settings>   (yours)
       .llm-code/settings.json   (the project's: its allow rules count once you trust it)
 

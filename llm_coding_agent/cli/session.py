@@ -112,10 +112,10 @@ class Session:
             self.settings = load_settings(self.root, trust=None if self.headless else self._trust_project)
         except SettingsError as ex:
             raise SessionError(str(ex)) from None
-        if self.settings.untrusted_project_file is not None and self.settings.project_allow_pending:
+        if self.settings.untrusted_project_file is not None and self.settings.project_pending:
             self.ui.notice(
-                f"{self.settings.untrusted_project_file} has allow rules that are inactive until you "
-                "trust it (run interactively to be asked)"
+                f"{self.settings.untrusted_project_file} has settings ({', '.join(self.settings.project_pending)})"
+                " that are inactive until you trust it (run interactively to be asked)"
             )
         #: The effective configuration: defaults, then the settings files, then the command line.
         self.config: SessionConfig = SessionConfig().layered(self.settings.config_layer(), command_line)
