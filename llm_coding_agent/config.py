@@ -26,12 +26,20 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
-__all__ = ["AgentConfig", "SessionConfig", "SANDBOX_MODES", "MIN_CONTEXT_WINDOW"]
+__all__ = ["AgentConfig", "SessionConfig", "SANDBOX_MODES", "MIN_CONTEXT_WINDOW", "REVIEW_SENSITIVE"]
 
 #: Values of the ``sandbox`` option.
 SANDBOX_MODES = ("auto", "on", "off")
 #: The smallest ``context_window`` accepted (tokens).
 MIN_CONTEXT_WINDOW = 1024
+#: Paths whose changes always go to the human, whatever the reviewer model says (globs: ``**``
+#: spans directories; a pattern without ``/`` matches a file or directory name anywhere).
+REVIEW_SENSITIVE = (
+    "auth/**", "**/auth/**", "payments/**", "**/payments/**", "**/secrets/**",
+    "**/*.pem", "**/*.key", "**/*.p12", "**/id_rsa*", "**/.env*", "**/.npmrc", "**/.pypirc",
+    ".github/**", ".gitlab-ci.yml", ".circleci/**", "Jenkinsfile", "Dockerfile*", "docker-compose*",
+    "deploy/**", "**/*.tf", "**/*.tfvars", ".llm-code/**", ".git/**",
+)
 
 
 def _option(
@@ -51,8 +59,8 @@ def _option(
         "minimum": minimum, "click": click,
     }
     if isinstance(default, (list, dict)):
-        factory = type(default)
-        return field(default_factory=factory, metadata=metadata)
+        # A fresh copy per config, so no two configs share (and change) one list.
+        return field(default_factory=lambda: type(default)(default), metadata=metadata)
     return field(default=default, metadata=metadata)
 
 
@@ -162,6 +170,27 @@ class AgentConfig:
     edit matching, a syntax check on Python edits, repair of broken text-form calls and one test
     run when the model ends without testing its change; ``auto`` picks it for the built-in model
     and ids naming 4B parameters or less, ``default`` otherwise."""
+
+    reviewer: str | None = _option(
+        flags=("--reviewer",), help="A second model reviews each file change before you see it",
+        settings_file=True, metavar="MODEL",
+    )
+    """A model that reviews each file change that would ask the user (agent/reviewer.py). It may
+    approve small changes on its own (``review_max_lines``, ``review_sensitive``); it rejects back
+    to the model; anything else goes to the user with its comment. It never widens what runs:
+    deny rules, the sandbox and ``--yolo``/allow rules work as without it, and commands always ask."""
+
+    review_max_lines: int = _option(50, settings_file=True, minimum=0)
+    """The most changed lines (added + removed) the reviewer may approve without the user; 0 makes
+    it comment only."""
+
+    review_sensitive: list = _option(list(REVIEW_SENSITIVE), settings_file=True)
+    """Paths the reviewer never approves on its own (globs relative to the project root, matched
+    case-insensitively against the file and each of its directories). Settings add to the defaults."""
+
+    prices: dict = _option({}, settings_file=True)
+    """USD per million tokens by model id, ``{"gpt-4.1": {"input": 2.0, "output": 8.0}}``, for the
+    costs ``llm code stats`` reports (a model without a price shows its cost as unknown)."""
 
     text_tool_calls: bool = True
     """Recover tool calls that a model wrote as text (fenced JSON and the like) instead of real calls."""

@@ -122,7 +122,10 @@ def test_settings_file_keys_are_the_config_fields_marked_for_it():
     from llm_coding_agent.safety import settings
 
     marked = {f.name for f in dataclasses.fields(AgentConfig) if f.metadata.get("settings_file")}
-    assert set(settings._KEYS) == marked == {"allow", "deny", "network", "sandbox", "env_allow", "profile"}
+    assert set(settings._KEYS) == marked == {
+        "allow", "deny", "network", "sandbox", "env_allow", "profile", "reviewer", "review_max_lines",
+        "review_sensitive", "prices",
+    }
 
 
 def test_layers_combine_scalars_replaced_lists_extended():

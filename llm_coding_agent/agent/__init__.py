@@ -8,6 +8,7 @@ What lives here:
 - ``mentions.py``: files a request names, read and sent with it.
 - ``prompts.py``: the system prompt.
 - ``logstore.py``: logging each response to llm's database as it happens.
+- ``reviewer.py``: the reviewer model that sees file changes before the user does.
 
 May import: :mod:`llm_coding_agent.safety`, :mod:`llm_coding_agent.tools`,
 :mod:`llm_coding_agent.errors` and ``llm``; never ``cli``. It talks to a user interface only

@@ -23,6 +23,7 @@ from ..tools.files import unified_diff
 from ..tools.sandbox import SandboxUnavailable, bwrap_problem
 from .guards import RepeatTracker
 from .results import AgentResult
+from .reviewer import declined_reason
 
 __all__ = ["ToolCalls", "EditedContent", "argument_problem", "wrap_tools"]
 
@@ -133,7 +134,7 @@ class ToolCalls:
                 try:
                     answer = self.ask(tool, resolved)
                 except llm.CancelToolCall as ex:
-                    return self._cancelled(call, f"the user declined this call: {ex}")
+                    return self._cancelled(call, declined_reason(ex))
                 if not answer:
                     return self._cancelled(call, "the user declined this call")
                 if isinstance(answer, EditedContent):

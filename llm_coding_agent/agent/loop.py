@@ -38,6 +38,7 @@ from .profiles import NEXT_STEP_HINT, described_tools, profile_for
 from .prompts import system_prompt
 from .responses import close_interrupted, close_response, describe_model_error, get_model, stream_tool_calls
 from .results import AgentResult, AgentStateError, ModelError, TokenUsage
+from .reviewer import ReviewedCalls
 from .textcalls import parse_text_tool_calls
 from .verify import VerifyWithTests, last_test_outcome
 
@@ -71,7 +72,7 @@ class RunState:
     tests_checked: bool = False
 
 
-class CodingAgent(ToolCalls, VerifyWithTests):
+class CodingAgent(ReviewedCalls, ToolCalls, VerifyWithTests):
     """A coding agent for one project directory.
 
     ``approve`` governs mutating tools (``write_file``, ``edit_file``, ``execute_command`` and any
@@ -142,6 +143,7 @@ class CodingAgent(ToolCalls, VerifyWithTests):
         self.policy = ApprovalPolicy(
             root=self.root, rules=CommandRules(allow=list(c.allow), deny=list(c.deny)), yolo=approve is True
         )
+        self._init_reviewer(c)  # a second model on file changes (agent/reviewer.py)
         coding = list(self.coding_tools.tools())
         disabled = {short_tool_name(n) for n in c.disabled_tools}
         unknown = disabled - {short_tool_name(t.name) for t in coding}

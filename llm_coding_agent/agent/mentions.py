@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Callable
 
-__all__ = ["mentioned_paths", "Attachments", "attach_mentioned_files"]
+__all__ = ["mentioned_paths", "Attachments", "attach_mentioned_files", "request_text"]
 
 #: Files attached to one request at most.
 MAX_FILES = 5
@@ -92,3 +92,16 @@ def attach_mentioned_files(
             "no need to read them again):]\n" + "\n".join(blocks) + "\n\n"
         )
     return result
+
+
+#: What the agent adds in front of a request (the attached files above, notes from the system).
+_ATTACHMENTS = re.compile(r"\A\[The files named in the request below.*</file>\n\n", re.DOTALL)
+_NOTES = re.compile(r"\A(?:\[Note from the system:[^\n]*\]\n)+\n")
+
+
+def request_text(text: str) -> str:
+    """The user's own words of a logged request (what the agent added in front removed); ""
+    for a message the agent wrote itself (a note from the system)."""
+    text = _NOTES.sub("", text)
+    text = _ATTACHMENTS.sub("", text)
+    return "" if text.startswith("[Note from the system:") else text

@@ -15,6 +15,7 @@ What lives here:
   ``keys.py``: the prompt's keys for a new line (``\\`` Enter, Esc Enter, Shift+Enter).
 - ``sessions.py``: this directory's recent sessions from llm's logs (``-r``, ``!resume``).
 - ``editor.py``: a proposed file change edited in ``$VISUAL``/``$EDITOR`` (the ``e`` answer).
+- ``stats.py``: ``llm code stats``; ``metrics.py``: the task metrics it reads from llm's logs.
 
 May import every lower layer (``agent``, ``safety``, ``tools``, ``errors``). Nothing imports it
 but :mod:`llm_coding_agent.plugin`. ``rich`` and ``prompt_toolkit`` are imported only when

@@ -64,6 +64,13 @@ class CodeCommand(click.Command):
             formatter.write_text(text.replace(_USER_SETTINGS, str(user_settings_path())))
 
     def make_context(self, info_name, args, parent=None, **extra) -> click.Context:
+        if args and args[0] == "stats":
+            # `llm code stats`: a subcommand in all but name, so that `llm code "a task"` keeps its
+            # meaning (a group would take every first word for a command). `llm code -- stats`
+            # or `-p stats` gives the task "stats".
+            from .stats import stats_command
+
+            return stats_command.make_context(f"{info_name} stats", list(args[1:]), parent=parent, **extra)
         wants_json = "--json" in args
         try:
             return super().make_context(info_name, args, parent=parent, **extra)
@@ -95,12 +102,14 @@ def code_command(prompt, **params):
     llm code -r                           pick one of this directory's recent sessions
     llm code -p "run the tests"           one task headless: print the answer, exit
     llm code -p "..." --json              JSON Lines events: text, tool_call, tool_result, final
+    llm code --reviewer gpt-4.1-mini      a second model reviews file changes first
+    llm code stats [--since DATE] [--json]  task metrics from the logs (see llm code stats --help)
 
     Mutating tools (edits, writes, commands) ask first, showing the diff or the command.
     Answer y (once), a (always for similar calls this session) or n (optionally "n: reason");
     for a file change, e opens the proposed content in $VISUAL / $EDITOR to change it first.
     In -p mode nothing prompts: such calls are declined unless --yolo or an --allow rule covers
-    them. Exit status: 0 done, 3 stopped at a limit or budget, 1 error, 130 interrupted (Ctrl-C).
+    them (or, for a small file change, the --reviewer approves it). Exit status: 0 done, 3 stopped at a limit or budget, 1 error, 130 interrupted (Ctrl-C).
 
     Files a request names ("fix prices.py", "@src/app.py") are read and sent with it
     (--no-attach turns this off).
@@ -110,7 +119,7 @@ def code_command(prompt, **params):
     budgets that end the task gracefully.
 
     \b
-    Settings files (allow/deny rules, network, sandbox, env_allow):
+    Settings files (allow/deny rules, network, sandbox, env_allow, profile, reviewer, prices...):
       <user settings>   (yours)
       .llm-code/settings.json   (the project's: its allow rules count once you trust it)
 

@@ -4,10 +4,10 @@ option would allow, how to resume, a recap of a continued conversation, and the 
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Iterable
 
+from ..agent.mentions import request_text
 from ..safety.rules import CommandRules, Verdict, similar_rule
 from ..tools import CODING_TOOL_PREFIX
 
@@ -125,18 +125,6 @@ def resume_hint(conversation_id: str, root: Path, cwd: Path) -> str:
     if Path(cwd).resolve() == Path(root).resolve():
         return "resume with: llm code -c"
     return f"resume with: llm code --cid {conversation_id}"
-
-
-#: What the agent adds in front of a request (attached files, notes from the system).
-_ATTACHMENTS = re.compile(r"\A\[The files named in the request below.*</file>\n\n", re.DOTALL)
-_NOTES = re.compile(r"\A(?:\[Note from the system:[^\n]*\]\n)+\n")
-
-
-def request_text(text: str) -> str:
-    """The user's own words of a logged request (what the agent added in front removed)."""
-    text = _NOTES.sub("", text)
-    text = _ATTACHMENTS.sub("", text)
-    return "" if text.startswith("[Note from the system:") else text
 
 
 def recap(history: Iterable, conversation_id: str) -> str | None:

@@ -14,6 +14,7 @@ import llm
 
 from ..agent import AgentResult, AgentStateError, CodingAgent, EditedContent, ModelError
 from ..agent.logstore import logged_root
+from ..agent.reviewer import Unanswered
 from ..agent.results import LIMIT_STOPS
 from ..config import SessionConfig
 from ..errors import CodingAgentError
@@ -111,10 +112,10 @@ class Session:
             self.settings = load_settings(self.root, trust=None if self.headless else self._trust_project)
         except SettingsError as ex:
             raise SessionError(str(ex)) from None
-        if self.settings.untrusted_project_file is not None and self.settings.project_allow_pending:
+        if self.settings.untrusted_project_file is not None and self.settings.project_pending:
             self.ui.notice(
-                f"{self.settings.untrusted_project_file} has allow rules that are inactive until you "
-                "trust it (run interactively to be asked)"
+                f"{self.settings.untrusted_project_file} has settings ({', '.join(self.settings.project_pending)})"
+                " that are inactive until you trust it (run interactively to be asked)"
             )
         #: The effective configuration: defaults, then the settings files, then the command line.
         self.config: SessionConfig = SessionConfig().layered(self.settings.config_layer(), command_line)
@@ -143,8 +144,10 @@ class Session:
 
     def _trust_project(self, path: Path, data: dict) -> bool:
         rules = ", ".join(data.get("allow", [])) or "(none)"
+        others = "; ".join(f"{k} {json.dumps(v)}" for k, v in data.items() if k not in ("allow", "deny"))
         return self.ui.confirm(
-            f"{path} (from the project) wants to pre-approve commands: {rules}. Trust this file?"
+            f"{path} (from the project) wants to pre-approve commands: {rules}"
+            + (f" and set {others}" if others else "") + ". Trust this file?"
         )
 
     def _gather_tools(self, specs, functions) -> list:
@@ -280,7 +283,7 @@ class Session:
 
     def _headless_approve(self, tool, call) -> bool:
         self._declined.append((tool.name, call.arguments if isinstance(call.arguments, dict) else {}))
-        raise llm.CancelToolCall(
+        raise Unanswered(
             "running headless (-p) without --yolo or a matching --allow rule, so nothing that "
             "changes files or runs commands can be approved"
         )
@@ -303,6 +306,8 @@ class Session:
         if decision.destructive:
             title += f"  ({decision.reason})"  # "destructive: `rm -rf x` deletes ...; ..."
         always = None if decision.destructive else agent.policy.always_description(tool.name, arguments)
+        if agent.current_review is not None:  # the reviewer's comment, above the diff
+            self.ui.notice(agent.current_review.comment(), style="cyan")
         answer = self.ui.ask_approval(title, preview, always, edit=edit)
         self._previewed.add(call.tool_call_id)
         if answer.kind == "edit":
@@ -506,6 +511,8 @@ class Session:
 
     def _header(self) -> None:
         mode = "yolo" if self.agent.policy.yolo else "ask before changes"
+        if self.agent.reviewer is not None:
+            mode += f" · reviewer {self.agent.reviewer.model.model_id}"
         if self.agent.policy.rules.allow:
             mode += f" · allow {', '.join(self.agent.policy.rules.allow)}"
         self.ui.header(

@@ -12,6 +12,7 @@ What lives here:
 - ``undo.py``: snapshots of the project before each turn, so a turn can be undone whatever
   changed the files (edits or shell commands).
 - ``settings.py``: the user's and the project's settings files, and trust in the project's.
+- ``review.py``: what a reviewer model may approve without the user (size, sensitive paths).
 
 The bubblewrap sandbox is the mechanism commands run under; it lives with the shell engine in
 :mod:`llm_coding_agent.tools.sandbox`.

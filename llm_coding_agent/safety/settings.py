@@ -6,7 +6,12 @@ Two files, both optional, both JSON objects with these optional keys::
      "deny": ["git push*"],
      "network": false,                    # network inside the sandbox
      "sandbox": "auto",                   # "auto" | "on" | "off"
-     "env_allow": ["GITHUB_TOKEN"]}       # secret-looking variables commands may inherit
+     "env_allow": ["GITHUB_TOKEN"],       # secret-looking variables commands may inherit
+     "profile": "auto",                   # how the agent talks to the model
+     "reviewer": "gpt-4.1-mini",          # a model reviewing file changes (agent/reviewer.py)
+     "review_max_lines": 50,              # the largest change it may approve on its own
+     "review_sensitive": ["infra/**"],    # paths it never approves on its own (added to defaults)
+     "prices": {"gpt-4.1": {"input": 2.0, "output": 8.0}}}   # USD per 1M tokens (llm code stats)
 
 An unknown key, a value of the wrong type, or a file that is not a JSON object raises
 :class:`SettingsError` naming the file (and the key).
@@ -16,6 +21,9 @@ An unknown key, a value of the wrong type, or a file that is not a JSON object r
   anything on its own: its deny rules and the options that only tighten (``"network": false``,
   ``"sandbox": "on"``) always apply, while its allow rules, ``env_allow`` and loosening options
   (``"network": true``, ``"sandbox": "auto"|"off"``) count only once the user has trusted the file.
+  So do its ``reviewer`` (a model that may approve changes), a ``review_max_lines`` above the
+  user's, and its ``profile`` and ``prices``; its ``review_sensitive`` globs and a smaller
+  ``review_max_lines`` only tighten, so they always apply.
   Trust is recorded in ``<llm user dir>/llm-code/trusted.json`` as ``{absolute path: SHA-256 of the
   content}``, so any change to the file makes it untrusted again. The path is recorded as given, not
   through symlinks, so a repository cannot borrow the trust of another project's file.
@@ -52,14 +60,22 @@ __all__ = [
     "is_trusted",
     "trust_file",
     "add_user_rule",
+    "read_user_settings",
 ]
 
 #: The keys a settings file may hold: the config fields marked ``settings_file``, with their types.
 _KEYS: dict[str, type] = {
-    f.name: {"list": list, "bool": bool, "str": str}[str(f.type)]
+    f.name: {"list": list, "bool": bool, "str": str, "str | None": str, "int": int, "dict": dict}[str(f.type)]
     for f in dataclasses.fields(AgentConfig)
     if f.metadata.get("settings_file")
 }
+#: The smallest values of the whole-number settings (``review_max_lines``).
+_MINIMUMS: dict[str, int] = {
+    f.name: f.metadata["minimum"]
+    for f in dataclasses.fields(AgentConfig)
+    if f.metadata.get("settings_file") and f.metadata.get("minimum") is not None
+}
+_DEFAULT_REVIEW_MAX_LINES = AgentConfig().review_max_lines
 #: The allowed values of the settings that take one of a few words (``sandbox``, ``profile``).
 _CHOICES: dict[str, tuple[str, ...]] = {
     f.name: tuple(f.metadata["click"]["choices"])
@@ -83,6 +99,10 @@ class Settings:
     sandbox: str | None = None
     env_allow: list[str] = field(default_factory=list)
     profile: str | None = None
+    reviewer: str | None = None
+    review_max_lines: int | None = None
+    review_sensitive: list[str] = field(default_factory=list)
+    prices: dict[str, dict] | None = None
     #: Allow rules of an untrusted project file: shown to the user, not applied.
     project_allow_pending: list[str] = field(default_factory=list)
     #: The project file, when it exists, would loosen something, and is not trusted.
@@ -146,8 +166,12 @@ def _parse(path: Path, raw: bytes) -> dict:
         if kind is list:
             if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
                 raise SettingsError(f"{path}: {key!r} must be a list of strings")
-        elif not isinstance(value, kind):
+        elif not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
             raise SettingsError(f"{path}: {key!r} must be {kind.__name__}, not {json.dumps(value)}")
+        if key in _MINIMUMS and value < _MINIMUMS[key]:
+            raise SettingsError(f"{path}: {key!r} must be at least {_MINIMUMS[key]}")
+    if "prices" in data:
+        _check_prices(path, data["prices"])
     for key, choices in _CHOICES.items():
         if key in data and data[key] not in choices:
             raise SettingsError(f"{path}: {key!r} must be one of {', '.join(choices)}")
@@ -155,6 +179,27 @@ def _parse(path: Path, raw: bytes) -> dict:
         if not _ENV_NAME.match(name):
             raise SettingsError(f"{path}: 'env_allow' entry {name!r} is not a variable name")
     return data
+
+
+def _check_prices(path: Path, prices: dict) -> None:
+    """``{"model-id": {"input": USD per 1M tokens, "output": ...}}``, both prices given."""
+    for model_id, price in prices.items():
+        ok = isinstance(price, dict) and set(price) == {"input", "output"} and all(
+            isinstance(v, (int, float)) and not isinstance(v, bool) and v >= 0 for v in price.values()
+        )
+        if not ok:
+            raise SettingsError(
+                f"{path}: 'prices' entry {model_id!r} must be {{\"input\": USD, \"output\": USD}} "
+                "(per million tokens, not negative)"
+            )
+
+
+def read_user_settings() -> dict:
+    """The user's settings file as parsed (``{}`` when there is none); :class:`SettingsError`
+    when it cannot be used. For commands that work across projects (``llm code stats``)."""
+    path = user_settings_path()
+    raw = _read_bytes(path)
+    return _parse(path, raw) if raw is not None else {}
 
 
 def _digest(raw: bytes) -> str:
@@ -241,10 +286,22 @@ def _loosening(data: dict, settings: Settings) -> dict[str, Any]:
         out["network"] = True
     if data.get("sandbox") in ("auto", "off") and settings.sandbox is None:
         out["sandbox"] = data["sandbox"]
-    # Not a safety setting, but repository content all the same: it counts once trusted.
+    # A reviewer may approve changes on its own: the project cannot name (or enlarge) one unasked.
+    if data.get("reviewer") and data["reviewer"] != settings.reviewer:
+        out["reviewer"] = data["reviewer"]
+    if data.get("review_max_lines", -1) > _review_max_lines(settings):
+        out["review_max_lines"] = data["review_max_lines"]
+    # Not safety settings, but repository content all the same: they count once trusted.
     if data.get("profile") and data["profile"] != settings.profile:
         out["profile"] = data["profile"]
+    prices = {k: v for k, v in (data.get("prices") or {}).items() if (settings.prices or {}).get(k) != v}
+    if prices:
+        out["prices"] = prices
     return out
+
+
+def _review_max_lines(settings: Settings) -> int:
+    return settings.review_max_lines if settings.review_max_lines is not None else _DEFAULT_REVIEW_MAX_LINES
 
 
 def load_settings(root: Path, *, trust: Callable[[Path, dict], bool] | None = None) -> Settings:
@@ -267,6 +324,10 @@ def load_settings(root: Path, *, trust: Callable[[Path, dict], bool] | None = No
         settings.network = user.get("network")
         settings.sandbox = user.get("sandbox")
         settings.profile = user.get("profile")
+        settings.reviewer = user.get("reviewer")
+        settings.review_max_lines = user.get("review_max_lines")
+        _extend(settings.review_sensitive, user.get("review_sensitive", []))
+        settings.prices = user.get("prices")
 
     project_path = project_settings_path(root)
     raw = _read_bytes(project_path)
@@ -285,6 +346,9 @@ def load_settings(root: Path, *, trust: Callable[[Path, dict], bool] | None = No
         and _SANDBOX_STRICTNESS[wanted] > _SANDBOX_STRICTNESS[settings.sandbox]
     ):
         settings.sandbox = wanted
+    _extend(settings.review_sensitive, project.get("review_sensitive", []))
+    if "review_max_lines" in project and project["review_max_lines"] < _review_max_lines(settings):
+        settings.review_max_lines = project["review_max_lines"]
 
     loosening = _loosening(project, settings)
     if not loosening:
@@ -306,6 +370,9 @@ def load_settings(root: Path, *, trust: Callable[[Path, dict], bool] | None = No
         settings.network = loosening["network"]
     if "sandbox" in loosening:
         settings.sandbox = loosening["sandbox"]
-    if "profile" in loosening:
-        settings.profile = loosening["profile"]
+    for name in ("profile", "reviewer", "review_max_lines"):
+        if name in loosening:
+            setattr(settings, name, loosening[name])
+    if "prices" in loosening:
+        settings.prices = {**loosening["prices"], **(settings.prices or {})}  # the user's own win
     return settings
