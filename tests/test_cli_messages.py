@@ -350,3 +350,20 @@ def test_slash_commands_are_session_commands(model, project):
     assert "input 100" in out and "/help" in out
     users = [p.prompt for p in model.prompts]
     assert users == ["hello", "/usr/bin/python is broken"]
+
+
+@pytest.mark.parametrize(
+    "output, outcome",
+    [
+        ("Overwrote calc.py (66 bytes)\nCheck: compiles; no undefined names.", "overwrote 66 bytes"),
+        ("Created notes/todo.md (1,010 bytes)", "created 1,010 bytes"),
+        ("Unchanged: notes.txt already has exactly this content (52 bytes); nothing was written", "unchanged 52 bytes"),
+    ],
+)
+def test_write_summary_reads_only_the_first_line(output, outcome):
+    import llm
+
+    from llm_coding_agent.cli.ui import tool_summary
+
+    call = llm.ToolCall(name="CodingTools_write_file", arguments={"path": "calc.py", "content": "x"})
+    assert tool_summary(call, llm.ToolResult(name="CodingTools_write_file", output=output))[2] == outcome

@@ -7,6 +7,7 @@ Plain text (no colour, no live updates) whenever output is not a terminal or ``N
 from __future__ import annotations
 
 import os
+import re
 import sys
 from pathlib import Path
 from typing import Callable
@@ -73,7 +74,10 @@ def tool_summary(call: llm.ToolCall, result: llm.ToolResult) -> tuple[str, str, 
         added, removed = diff_stats(out)
         outcome = f"+{added} -{removed}"
     elif name == "write_file":
-        outcome = out.split(" (")[0].split(" ")[0].lower() + " " + (out.rsplit("(", 1)[-1].rstrip(")") if "(" in out else "")
+        # "Created notes/todo.md (10 bytes)", perhaps followed by lines such as a check's result.
+        head = out.splitlines()[0] if out else ""
+        size = re.search(r"\((\d[\d,]* bytes)\)", head)
+        outcome = head.split(" ")[0].rstrip(":").lower() + (f" {size.group(1)}" if size else "")
     elif name == "execute_command":
         # The exit line is last, or followed only by a note (see shell.format_command_output).
         tail = out.rstrip().splitlines()[-2:]
