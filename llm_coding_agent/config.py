@@ -161,6 +161,14 @@ class AgentConfig:
     one-sentence tool descriptions and a next-step line with each batch of tool results; ``auto``
     picks it for the built-in model and ids naming 4B parameters or less, ``default`` otherwise."""
 
+    plan: bool = _option(
+        False, flags=("--plan",), help="Plan first: look around read-only and present a plan; nothing changes until you approve it",
+        is_flag=True,
+    )
+    """Start in plan mode: only read-only tools run (edits, writes and commands that could change
+    files are refused) until the user approves the plan the model presents; the approved plan
+    becomes the todo list (agent/planning.py)."""
+
     text_tool_calls: bool = True
     """Recover tool calls that a model wrote as text (fenced JSON and the like) instead of real calls."""
 
