@@ -15,6 +15,8 @@ What lives here:
   ``keys.py``: the prompt's keys for a new line (``\\`` Enter, Esc Enter, Shift+Enter).
 - ``sessions.py``: this directory's recent sessions from llm's logs (``-r``, ``!resume``).
 - ``editor.py``: a proposed file change edited in ``$VISUAL``/``$EDITOR`` (the ``e`` answer).
+- ``plan_ui.py``: plan mode and the todo list on screen: the plan's y / e / n, ``!plan``, the
+  checklist, and the ``plan``/``todo`` events of ``--json``.
 
 May import every lower layer (``agent``, ``safety``, ``tools``, ``errors``). Nothing imports it
 but :mod:`llm_coding_agent.plugin`. ``rich`` and ``prompt_toolkit`` are imported only when
