@@ -23,6 +23,8 @@ __all__ = [
     "CommandRules",
     "ModelError",
     "PathOutsideRoot",
+    "Plan",
+    "PlanAnswer",
     "TokenUsage",
     "ToolError",
     "Verdict",
@@ -36,6 +38,8 @@ _WHERE = {
     "CodingAgent": "agent",
     "ModelError": "agent",
     "TokenUsage": "agent",
+    "Plan": "agent",
+    "PlanAnswer": "agent",
     "ApprovalPolicy": "safety",
     "CodingAgentError": "errors",
     "PathOutsideRoot": "errors",
@@ -46,7 +50,7 @@ _WHERE = {
 }
 
 if _typing.TYPE_CHECKING:  # pragma: no cover
-    from .agent import AgentResult, AgentStateError, CodingAgent, ModelError, TokenUsage
+    from .agent import AgentResult, AgentStateError, CodingAgent, ModelError, Plan, PlanAnswer, TokenUsage
     from .errors import CodingAgentError, PathOutsideRoot, ToolError
     from .safety import ApprovalPolicy, CommandRules, Verdict
     from .tools import CodingTools

@@ -192,6 +192,14 @@ class AgentConfig:
     """USD per million tokens by model id, ``{"gpt-4.1": {"input": 2.0, "output": 8.0}}``, for the
     costs ``llm code stats`` reports (a model without a price shows its cost as unknown)."""
 
+    plan: bool = _option(
+        False, flags=("--plan",), help="Plan first: look around read-only and present a plan; nothing changes until you approve it",
+        is_flag=True,
+    )
+    """Start in plan mode: only read-only tools run (edits, writes and commands that could change
+    files are refused) until the user approves the plan the model presents; the approved plan
+    becomes the todo list (agent/planning.py)."""
+
     text_tool_calls: bool = True
     """Recover tool calls that a model wrote as text (fenced JSON and the like) instead of real calls."""
 

@@ -226,14 +226,7 @@ def test_review_max_lines_zero_makes_the_reviewer_comment_only(model, project, r
 
 
 def test_the_reviewer_sees_the_plan_and_todo_list_the_model_made(model, project, reviewers):
-    def present_plan(steps: list) -> str:
-        """Present a plan."""
-        return "Plan approved."
-
-    def update_todos(plan: list) -> str:
-        """Keep a todo list."""
-        return "saved"
-
+    # Plan mode's own present_plan and the built-in todo tool, as a real session makes them.
     reviewers.answers = [APPROVE]
     model.script(
         Step(tool_calls=[("present_plan", {"steps": ["write x.txt", "test it"]})]),
@@ -241,12 +234,13 @@ def test_the_reviewer_sees_the_plan_and_todo_list_the_model_made(model, project,
         Step(tool_calls=[tool("write_file", path="x.txt", content="x\n")]),
         "done",
     )
-    agent = make_agent(project, lambda tool, call: tool.name in ("present_plan", "update_todos"),
-                       tools=[present_plan, update_todos])
+    agent = make_agent(project, lambda tool, call: False, plan=True, plan_approver=lambda plan: True)
     agent.run("write x")
-    assert (project / "x.txt").exists()
+    assert (project / "x.txt").exists()  # the reviewer approved the 1-line change on its own
     prompt = reviewers.prompts[0].prompt
-    assert "plan:\nwrite x.txt\ntest it" in prompt and "todo:\nwrite x.txt [in_progress]" in prompt
+    assert "plan:\nwrite x.txt\ntest it" in prompt and "todo:\n[~] write x.txt" in prompt
+    # The task is the user's words, without plan mode's note in front of them.
+    assert "The task (the user's request):\nwrite x\n" in prompt and "[Plan mode" not in prompt
 
 
 def test_reviews_are_logged_to_the_database(model, project, reviewers, tmp_path):

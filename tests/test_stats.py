@@ -14,6 +14,7 @@ from llm.migrations import migrate
 
 from conftest import Step, tool
 from llm_coding_agent import CodingAgent
+from llm_coding_agent.agent.planning import PlanAnswer
 from llm_coding_agent.cli.metrics import is_test_command
 from test_reviewer import APPROVE, REJECT, reviewers  # noqa: F401  (the reviewer model, registered)
 
@@ -25,14 +26,6 @@ def stats(*args):
     result = CliRunner().invoke(cli, ["code", "stats", *args], catch_exceptions=False)
     assert result.exit_code == 0, result.output
     return result
-
-
-def present_plan(steps: str) -> str:
-    """Present a plan to the user (stands in for plan mode's tool: the same name, its answers)."""
-    return PLAN_ANSWERS.pop(0)
-
-
-PLAN_ANSWERS: list[str] = []
 
 
 @pytest.fixture
@@ -80,31 +73,24 @@ def logged(model, project, tmp_path, reviewers):  # noqa: F811
     agent.run("run the tests")
     agent.run("thanks")
 
-    # Project B: plans revised, rejected, and approved first time (after a malformed call).
+    # Project B, with plan mode itself: plans revised, rejected, and approved first time (after a
+    # malformed call, which is no presentation).
     other = tmp_path / "other"
     other.mkdir()
-    PLAN_ANSWERS[:] = [
-        "The user wants changes to the plan: smaller steps",
-        "Plan approved. Plan mode is off: carry out the plan now.",
-        "Plan approved. Plan mode is off: carry out the plan now.",
-    ]
+    answers = [PlanAnswer(approved=False, feedback="smaller steps"), True, False, True]
     model.script(
         Step(tool_calls=[("present_plan", {"steps": "1. big step"})]),
         Step(tool_calls=[("present_plan", {"steps": "1. small\n2. steps"})]),
         "planned",
-        Step(tool_calls=[("present_plan", {"steps": "1. something"})]),
-        "ok",
+        Step(tool_calls=[("present_plan", {"steps": "1. something"})]),  # rejected: the task ends
         Step(tool_calls=[("present_plan", {})]),
         Step(tool_calls=[("present_plan", {"steps": "1. z"})]),
         "planned",
     )
-    agent = CodingAgent(
-        "scripted", root=other, tools=[present_plan], **common,
-        approve=lambda tool, call: call.arguments.get("steps") != "1. something",
-    )
-    agent.run("plan feature X")
-    agent.run("plan feature Y")
-    agent.run("plan feature Z")
+    agent = CodingAgent("scripted", root=other, approve=True, plan_approver=lambda plan: answers.pop(0), **common)
+    for task in ("plan feature X", "plan feature Y", "plan feature Z"):
+        agent.plan(task)
+    assert answers == []
 
     # A plain prompt logged by llm itself: not an llm code session.
     model.script("hello")
@@ -140,9 +126,10 @@ def metrics(sessions, tasks, tests, plans, reviews, tokens, review_tokens, cost,
 # Project A: task 1 (4 responses, tests pass at last), task 2 (1, untested), task 3 (5, reviews
 # approve alone / approve but declined / reject, tests fail), task 4 (1, tests pass), task 5 (1).
 PROJECT_A = metrics(3, 5, (3, 2, 1), (0, 0, 0, 0), (3, 2, 1, 0, 1, 1), (120, 60), (21, 9), None, ["reviewer-schema"])
-# Project B: task 6 (3 responses, revised), task 7 (2, rejected), task 8 (3, approved first time).
-PROJECT_B = metrics(1, 3, (0, 0, 0), (3, 1, 1, 1), (0, 0, 0, 0, 0, 0), (80, 40), (0, 0), 0.00016, [])
-OVERALL = metrics(4, 8, (3, 2, 1), (3, 1, 1, 1), (3, 2, 1, 0, 1, 1), (200, 100), (21, 9), None, ["reviewer-schema"])
+# Project B: task 6 (3 responses, revised), task 7 (1, rejected: the run stops), task 8 (3,
+# approved first time).
+PROJECT_B = metrics(1, 3, (0, 0, 0), (3, 1, 1, 1), (0, 0, 0, 0, 0, 0), (70, 35), (0, 0), 0.00014, [])
+OVERALL = metrics(4, 8, (3, 2, 1), (3, 1, 1, 1), (3, 2, 1, 0, 1, 1), (190, 95), (21, 9), None, ["reviewer-schema"])
 
 
 def test_stats_json_counts_tasks_tests_plans_reviews_tokens_and_cost(logged):
@@ -169,7 +156,7 @@ def test_stats_for_one_project_and_since_a_date(logged):
 def test_stats_table(logged):
     project, other = logged
     output = stats().output
-    assert "all projects" in output and "unknown" in output and "$0.0002" in output
+    assert "all projects" in output and "unknown" in output and "$0.0001" in output
     assert "project " in output and "other " in output  # projects by name
     assert "1/1/1" in output  # project B's plans: first time / revised / rejected
     assert "1/1/3" in output  # project A's reviews: alone / overridden / all

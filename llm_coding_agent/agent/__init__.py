@@ -3,6 +3,7 @@
 What lives here:
 
 - ``loop.py``: ``CodingAgent``: send a request, stream the answer, run the tool calls, repeat.
+- ``planning.py``: plan mode (read-only until a presented plan is approved) and the todo list.
 - ``context.py``: the context window budget and compaction of long histories.
 - ``textcalls.py``: tool calls that weak models write as text instead of real calls.
 - ``mentions.py``: files a request names, read and sent with it.
@@ -20,5 +21,9 @@ from __future__ import annotations
 
 from .calls import EditedContent
 from .loop import AgentResult, AgentStateError, CodingAgent, ModelError, TokenUsage
+from .planning import Plan, PlanAnswer, mark_read_only
 
-__all__ = ["AgentResult", "AgentStateError", "CodingAgent", "EditedContent", "ModelError", "TokenUsage"]
+__all__ = [
+    "AgentResult", "AgentStateError", "CodingAgent", "EditedContent", "ModelError", "Plan", "PlanAnswer",
+    "TokenUsage", "mark_read_only",
+]

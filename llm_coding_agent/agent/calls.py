@@ -51,7 +51,7 @@ class ToolCalls:
         """The approval policy's verdict for ``call``. Calls that cannot run (unknown tool, bad
         arguments) are allowed through: they only produce an error for the model."""
         tool = self._tool(self._resolve_tool_name(call.name) or "")
-        if tool is None or argument_problem(tool, call.arguments):
+        if tool is None or argument_problem(tool, call.arguments) or self.planning_refusal(tool, call):
             return ApprovalDecision(Verdict.ALLOW, "nothing will run")
         decision = self.policy.decide(tool.name, call.arguments)
         if decision.verdict is Verdict.ASK and self._bound_to_fail(tool, call):
@@ -99,6 +99,9 @@ class ToolCalls:
         problem = argument_problem(tool, call.arguments)
         if problem:
             return self._error(call, problem)
+        decided = self.planning_call(tool, call)  # refused while planning, or present_plan answered
+        if decided is not None:
+            return decided
         resolved = llm.ToolCall(name=tool.name, arguments=call.arguments, tool_call_id=call.tool_call_id)
         refusal = self.approval_refusal(tool, call, resolved, preapproved)
         if refusal is not None:
@@ -232,8 +235,10 @@ class ToolCalls:
         if name in names:
             return name
         wanted = name.strip().lower()
+        # Weak models also put the toolbox's prefix on the other tools (CodingTools_present_plan).
+        bare = short_tool_name(name.strip()).lower()
         for candidate in names:
-            if candidate.lower() == wanted or short_tool_name(candidate).lower() == wanted:
+            if candidate.lower() == wanted or short_tool_name(candidate).lower() in (wanted, bare):
                 return candidate
         return None
 

@@ -31,6 +31,9 @@ __all__ = [
     "DEFAULT_WINDOW",
     "mechanical_summary",
     "truncate_results",
+    "SUMMARY_HEADER",
+    "window_for",
+    "tools_overhead",
 ]
 
 #: Context windows (tokens) by model id prefix, longest prefix wins. Override with
@@ -52,6 +55,9 @@ KNOWN_WINDOWS: dict[str, int] = {
     "qwen": 32_768,
     "llama": 8_192,
 }
+#: How the message that replaces the summarised part of a history begins.
+SUMMARY_HEADER = "[Summary of the earlier part of this session, written when the context was compacted]"
+
 #: Window assumed for models not listed: small on purpose (compacting early is cheaper than a
 #: context-overflow error).
 DEFAULT_WINDOW = 16_384
@@ -84,6 +90,16 @@ def context_window(model_id: str, override: int | None = None) -> int:
         if model_id.startswith(prefix) and len(prefix) > len(best):
             best = prefix
     return KNOWN_WINDOWS[best] if best else DEFAULT_WINDOW
+
+
+def window_for(model, override: int | None) -> int:
+    """The context window of an llm model (its id looked up in :data:`KNOWN_WINDOWS`)."""
+    return context_window(getattr(model, "model_id", "") or "", override)
+
+
+def tools_overhead(tools) -> int:
+    """Tokens the tool schemas add to every request (estimated)."""
+    return sum(len(t.name) + len(t.description or "") + len(json.dumps(t.input_schema)) for t in tools) // 4
 
 
 def _part_chars(part) -> int:
@@ -284,8 +300,10 @@ class ContextBudget:
         summarize: Callable[[str], str] | None,
         force: bool = False,
         focus: str | None = None,
+        pinned: str = "",
     ) -> tuple[list[Message], CompactionReport | None]:
-        """``messages`` made to fit with ``incoming`` more tokens, or unchanged when they fit."""
+        """``messages`` made to fit with ``incoming`` more tokens, or unchanged when they fit.
+        ``pinned`` is text the summary must carry verbatim (plan mode, the todo list)."""
         before = self.tokens(messages) + incoming
         if not force and before <= self.limit:
             return messages, None
@@ -297,7 +315,7 @@ class ContextBudget:
         # 2. Summarise everything between the system prompt and the tail.
         if (force or not self.fits(compacted, incoming)) and summarize is not None:
             compacted, report.messages_summarised, report.summary = self._summarise(
-                compacted, tail, summarize, focus
+                compacted, tail, summarize, focus, pinned
             )
             tail = self._tail_start(compacted)
         # 3. Still too big: the recent rounds' results go too, the latest round's last.
@@ -321,7 +339,8 @@ class ContextBudget:
         return points[-rounds] if len(points) >= rounds else points[0]
 
     def _summarise(
-        self, messages: list[Message], tail: int, summarize: Callable[[str], str], focus: str | None
+        self, messages: list[Message], tail: int, summarize: Callable[[str], str], focus: str | None,
+        pinned: str = "",
     ) -> tuple[list[Message], int, str]:
         head = 1 if messages and messages[0].role == "system" else 0
         old = messages[head:tail]
@@ -335,10 +354,12 @@ class ContextBudget:
             instructions += f"\nPay particular attention to: {focus}"
         transcript = render_transcript(old, max_chars=max(4000, self.usable * 2))
         summary = summarize(instructions + "\n\n<transcript>\n" + transcript + "\n</transcript>").strip()
-        text = "[Summary of the earlier part of this session, written when the context was compacted]\n" + summary
+        text = SUMMARY_HEADER + "\n" + summary
         if latest_request is not None and messages.index(latest_request) < tail:
             request_text = "\n".join(p.text for p in latest_request.parts if isinstance(p, TextPart))
             text += "\n\n[The user's latest request, verbatim]\n" + request_text
+        if pinned:
+            text += "\n\n" + pinned
         new = messages[:head] + [Message(role="user", parts=[TextPart(text=text)])]
         rest = messages[tail:]
         if rest and rest[0].role == "user":
@@ -351,7 +372,7 @@ class ContextBudget:
 
 def _is_summary(message: Message) -> bool:
     return any(
-        isinstance(p, TextPart) and p.text.startswith("[Summary of the earlier part")
+        isinstance(p, TextPart) and p.text.startswith(SUMMARY_HEADER)
         for p in message.parts
     )
 

@@ -10,8 +10,8 @@ One run, in the methods a subclass can override (mini-swe-agent style)::
     run(prompt) -> prepare_prompt -> send -> [consume -> step]* -> AgentResult
     step: no calls -> finish | calls -> (pause?) execute_all -> stop_reason? -> send results
 
-Per-call work (validation, ``decide``, ``ask``, ``execute_call``) is in :mod:`.calls`; the
-guards against loops and unapplied code are in :mod:`.guards`.
+Per-call work (validation, ``decide``, ``ask``, ``execute_call``) is in :mod:`.calls`; plan mode
+and the todo list in :mod:`.planning`; the guards against loops and unapplied code in :mod:`.guards`.
 """
 
 from __future__ import annotations
@@ -30,13 +30,16 @@ from ..safety.rules import CommandRules, Verdict
 from ..tools import CODING_TOOL_PREFIX, CodingTools, short_tool_name
 from ..tools.paths import resolve_root
 from .calls import ToolCalls, wrap_tools
-from .context import ContextBudget, context_window, mechanical_summary, truncate_results
+from .context import ContextBudget, mechanical_summary, tools_overhead, truncate_results, window_for
 from .guards import UNAPPLIED_CODE_NUDGE, RepeatTracker, shows_unapplied_code
 from .logstore import conversation_root, db_path, log_response, logged_root
 from .mentions import attach_mentioned_files
+from .planning import PlanApprover, Planning
 from .profiles import NEXT_STEP_HINT, described_tools, profile_for
 from .prompts import system_prompt
-from .responses import close_interrupted, close_response, describe_model_error, get_model, stream_tool_calls
+from .responses import (
+    checked_options, close_interrupted, close_response, describe_model_error, get_model, stream_tool_calls,
+)
 from .results import AgentResult, AgentStateError, ModelError, TokenUsage
 from .reviewer import ReviewedCalls
 from .textcalls import parse_text_tool_calls
@@ -70,9 +73,10 @@ class RunState:
     nudged: bool = False
     request: str = ""
     tests_checked: bool = False
+    plan_nudged: bool = False
 
 
-class CodingAgent(ReviewedCalls, ToolCalls, VerifyWithTests):
+class CodingAgent(ReviewedCalls, ToolCalls, VerifyWithTests, Planning):
     """A coding agent for one project directory.
 
     ``approve`` governs mutating tools (``write_file``, ``edit_file``, ``execute_command`` and any
@@ -84,7 +88,9 @@ class CodingAgent(ReviewedCalls, ToolCalls, VerifyWithTests):
     Callbacks (all optional): ``on_text(chunk)`` for each piece of the model's answer as it
     streams; ``on_tool_start(call)`` just before a tool runs (after approval; calls refused,
     declined or invalid never start); ``on_tool(call, result)`` once a call has its result (run
-    or not); ``on_notice(message)`` for the agent's own remarks (compaction, budgets, stops).
+    or not); ``on_notice(message)`` for the agent's own remarks (compaction, budgets, stops);
+    ``on_todos(todo_list)`` when the todo list changes. ``plan=True`` starts in plan mode, where
+    ``plan_approver(plan)`` answers the plan (without one the run pauses on it; see :mod:`.planning`).
 
     Options come from ``config`` (an :class:`~llm_coding_agent.config.AgentConfig`) and from
     keyword arguments named after its fields (``sandbox="off"``, ``max_turns=10``, ...), which
@@ -111,6 +117,8 @@ class CodingAgent(ReviewedCalls, ToolCalls, VerifyWithTests):
         on_notice: Callable[[str], None] | None = None,
         on_tool_start: Callable[[llm.ToolCall], None] | None = None,
         allow_unsandboxed: bool | Callable[[str], bool] = False,
+        plan_approver: PlanApprover | None = None,
+        on_todos: Callable[[Any], None] | None = None,
         **overrides: Any,
     ):
         given = dict(chain_limit=chain_limit, system=system, key=key, options=options, **overrides)
@@ -124,7 +132,7 @@ class CodingAgent(ReviewedCalls, ToolCalls, VerifyWithTests):
         self.root = resolve_root(c.root or ".")
         self.model = get_model(model or c.model or getattr(conversation, "model", None))
         self.approve = approve
-        self.options = _checked_options(self.model, c.options)
+        self.options = checked_options(self.model, c.options)
         self.on_text = on_text
         self.on_tool = on_tool
         self.on_tool_start = on_tool_start
@@ -152,13 +160,15 @@ class CodingAgent(ReviewedCalls, ToolCalls, VerifyWithTests):
                 f"cannot disable unknown tool {', '.join(sorted(unknown))}: the tools are "
                 + ", ".join(short_tool_name(t.name) for t in coding)
             )
+        self._init_planning(plan_approver, on_todos)
         self.tools: list[llm.Tool] = [t for t in coding if short_tool_name(t.name) not in disabled]
-        self.tools = described_tools(self.tools + wrap_tools(tools), self.profile)
+        self.tools = described_tools(self.tools + wrap_tools(tools) + [self.todos.tool()], self.profile)
+        self._start_planning(c.plan)
         self.conversation = conversation or self.model.conversation(tools=self.tools)
         self.conversation.tools = self.tools
         self.usage = TokenUsage()
         self.context = ContextBudget(
-            window=_window_for(self.model, c.context_window), overhead=_tools_overhead(self.tools)
+            window=window_for(self.model, c.context_window), overhead=tools_overhead(self.tools)
         )
         self.undo_history = None
         if c.undo:
@@ -199,6 +209,7 @@ class CodingAgent(ReviewedCalls, ToolCalls, VerifyWithTests):
             kwargs["model"] = conversation.model
         agent = cls(conversation=conversation, db=db, **kwargs)
         agent._pending = _trailing_pending_tool_calls(conversation.loaded_messages or []) or []
+        agent._recover_planning()
         return agent
 
     @property
@@ -228,10 +239,10 @@ class CodingAgent(ReviewedCalls, ToolCalls, VerifyWithTests):
         self.profile = profile_for(self.model.model_id, self.config.profile)
         self.tools[:] = described_tools(self.tools, self.profile)
         vars(self.coding_tools).update(self.profile.toolbox_options())
-        self.context.window = _window_for(self.model, self.config.context_window)
+        self.context.window = window_for(self.model, self.config.context_window)
         self.context.reserve = min(4096, self.context.window // 4)
         try:
-            self.options = _checked_options(self.model, self.options)
+            self.options = checked_options(self.model, self.options)
         except ModelError:
             self._notice(f"model options {sorted(self.options)} do not apply to {self.model.model_id}; dropped")
             self.options = {}
@@ -287,7 +298,7 @@ class CodingAgent(ReviewedCalls, ToolCalls, VerifyWithTests):
         if self._notes:
             prompt = "\n".join(self._notes) + "\n\n" + prompt
             self._notes = []
-        return prompt
+        return self.plan_mode_prompt(prompt)
 
     def _drive(self, response: llm.Response | None, result: AgentResult, request: str = "") -> AgentResult:
         run = RunState(request=request)
@@ -330,6 +341,9 @@ class CodingAgent(ReviewedCalls, ToolCalls, VerifyWithTests):
             run.nudged = True
             self._notice("the answer shows code but no file was changed; asking the model to apply it")
             return self.send(UNAPPLIED_CODE_NUDGE)
+        nudge = self.plan_nudge(result, run)  # plan mode: asked once for the plan not presented
+        if nudge:
+            return self.send(nudge)
         failure = self.run_tests_once(result, run) if self.profile.verify_with_tests else None
         if failure:
             return self.send(failure)
@@ -388,11 +402,13 @@ class CodingAgent(ReviewedCalls, ToolCalls, VerifyWithTests):
         return False
 
     def _stopped_mid_batch(self, result: AgentResult, results: list[llm.ToolResult]) -> bool:
-        """After an interrupt or a PauseChain inside a batch: keep the results for the next prompt."""
-        if not (result.interrupted or result.paused):
+        """After an interrupt, a PauseChain or a rejected plan inside a batch: keep the results for
+        the next prompt."""
+        rejected = self.planning_stop()
+        if not (result.interrupted or result.paused or rejected):
             return False
         self._unsent_results = results
-        result.stop_reason = "interrupted" if result.interrupted else "paused"
+        result.stop_reason = "interrupted" if result.interrupted else "paused" if result.paused else rejected
         result.pending_tool_calls = list(self._pending)
         return True
 
@@ -404,7 +420,7 @@ class CodingAgent(ReviewedCalls, ToolCalls, VerifyWithTests):
         incoming = (len(prompt or "") + len(system or "")) // 4
         messages = None
         if history:
-            fitted, report = self.context.compact(history, incoming, self._summarize)
+            fitted, report = self.context.compact(history, incoming, self._summarize, pinned=self.pinned_context())
             if report is not None:
                 self._notice(report.describe())
             if report is not None or self._history_override is not None:
@@ -465,7 +481,7 @@ class CodingAgent(ReviewedCalls, ToolCalls, VerifyWithTests):
 
     def recover_text_calls(self, text: str) -> list[tuple[str, dict]]:
         """Tool calls the model wrote as text (see :mod:`llm_coding_agent.agent.textcalls`)."""
-        return parse_text_tool_calls(text, self._resolve_tool_name, repair=self.profile.repair_call_json)
+        return parse_text_tool_calls(text, self._resolve_tool_name, repair=self.profile.repair_call_json) or self.plan_from_text(text)
 
     def _attach_mentioned(self, prompt: str) -> str:
         """The numbered contents of the project files ``prompt`` names ("" when none)."""
@@ -516,7 +532,9 @@ class CodingAgent(ReviewedCalls, ToolCalls, VerifyWithTests):
         history = self.history()
         if len(history) < 3:
             return None
-        compacted, report = self.context.compact(history, 0, self._summarize, force=True, focus=focus)
+        compacted, report = self.context.compact(
+            history, 0, self._summarize, force=True, focus=focus, pinned=self.pinned_context()
+        )
         self._history_override = compacted
         return report
 
@@ -570,29 +588,3 @@ class CodingAgent(ReviewedCalls, ToolCalls, VerifyWithTests):
     def _stop_notice(self, message: str) -> None:
         if self.notice_stops:
             self._notice(message)
-
-
-# -- helpers ------------------------------------------------------------------------------------
-
-
-def _window_for(model: llm.Model, override: int | None) -> int:
-    return context_window(getattr(model, "model_id", "") or "", override)
-
-
-def _tools_overhead(tools: list[llm.Tool]) -> int:
-    """Tokens the tool schemas add to every request (estimated)."""
-    return sum(len(t.name) + len(t.description or "") + len(json.dumps(t.input_schema)) for t in tools) // 4
-
-
-def _checked_options(model: llm.Model, options: dict | None) -> dict:
-    """Options validated by the model's own Options class (a typo fails now, not mid-run)."""
-    options = dict(options or {})
-    try:
-        model.Options(**options)
-    except Exception as ex:  # pydantic's ValidationError, or a plugin's own
-        message = str(ex).splitlines()
-        raise ModelError(
-            f"invalid options for {model.model_id}: {', '.join(options) or '(none)'}"
-            f" ({message[0] if message else type(ex).__name__}; see `llm models --options`)"
-        ) from None
-    return options

@@ -97,11 +97,14 @@ def attach_mentioned_files(
 #: What the agent adds in front of a request (the attached files above, notes from the system).
 _ATTACHMENTS = re.compile(r"\A\[The files named in the request below.*</file>\n\n", re.DOTALL)
 _NOTES = re.compile(r"\A(?:\[Note from the system:[^\n]*\]\n)+\n")
+#: Plan mode's note in front of a request (``planning.PLAN_MODE_NOTE``).
+_PLAN_NOTE = re.compile(r"\A\[Plan mode:[^\n]*\]\n\n")
 
 
 def request_text(text: str) -> str:
     """The user's own words of a logged request (what the agent added in front removed); ""
     for a message the agent wrote itself (a note from the system)."""
+    text = _PLAN_NOTE.sub("", text)
     text = _NOTES.sub("", text)
     text = _ATTACHMENTS.sub("", text)
     return "" if text.startswith("[Note from the system:") else text

@@ -1,4 +1,4 @@
-"""Closing llm responses that ended early, and describing model failures.
+"""Closing llm responses that ended early, describing model failures, checking model options.
 
 llm has no public way to finish a response whose stream stopped before its end (Ctrl-C, an answer
 cut off for length, a provider that raised on malformed call JSON); these helpers take the same
@@ -13,7 +13,9 @@ from llm.parts import ToolCallPart
 
 from .results import ModelError
 
-__all__ = ["close_response", "close_interrupted", "stream_tool_calls", "describe_model_error", "get_model"]
+__all__ = [
+    "close_response", "close_interrupted", "stream_tool_calls", "describe_model_error", "get_model", "checked_options",
+]
 
 
 def close_response(response: llm.Response) -> None:
@@ -67,3 +69,17 @@ def get_model(model: "str | llm.Model | None") -> llm.Model:
         return llm.get_model(model) if model else llm.get_model(llm.get_default_model())
     except llm.UnknownModelError as ex:
         raise ModelError(f"unknown model: {ex}") from None
+
+
+def checked_options(model: llm.Model, options: dict | None) -> dict:
+    """Options validated by the model's own Options class (a typo fails now, not mid-run)."""
+    options = dict(options or {})
+    try:
+        model.Options(**options)
+    except Exception as ex:  # pydantic's ValidationError, or a plugin's own
+        message = str(ex).splitlines()
+        raise ModelError(
+            f"invalid options for {model.model_id}: {', '.join(options) or '(none)'}"
+            f" ({message[0] if message else type(ex).__name__}; see `llm models --options`)"
+        ) from None
+    return options

@@ -60,7 +60,7 @@ class AgentResult:
     interrupted: bool = False
     #: Why the run ended: "done", "paused", "limit", "interrupted", "repeated_failures" (the same
     #: failing call again and again), "repeated_calls" (the same call with the same result),
-    #: "max_turns" or "max_tokens".
+    #: "max_turns", "max_tokens" or "plan_rejected" (the user said no to the plan).
     stop_reason: str = "done"
     #: Tokens used by this run.
     usage: TokenUsage = field(default_factory=TokenUsage)
@@ -69,3 +69,12 @@ class AgentResult:
     #: Whether the last test command run in this run (by the model, or by the agent under the
     #: ``verify_with_tests`` profile choice) passed; None when no test command ran.
     tests_passed: bool | None = None
+
+    @property
+    def plan(self):
+        """The plan the model presented in this run (the last one; when the run is paused on it,
+        it waits for ``approve_plan()`` / ``revise_plan()``), or None: a
+        :class:`~llm_coding_agent.agent.planning.Plan` (``steps``, ``questions``)."""
+        from .planning import plan_from_calls
+
+        return plan_from_calls([call for call, _ in self.tool_calls] + self.pending_tool_calls)

@@ -16,6 +16,8 @@ What lives here:
 - ``sessions.py``: this directory's recent sessions from llm's logs (``-r``, ``!resume``).
 - ``editor.py``: a proposed file change edited in ``$VISUAL``/``$EDITOR`` (the ``e`` answer).
 - ``stats.py``: ``llm code stats``; ``metrics.py``: the task metrics it reads from llm's logs.
+- ``plan_ui.py``: plan mode and the todo list on screen: the plan's y / e / n, ``!plan``, the
+  checklist, and the ``plan``/``todo`` events of ``--json``.
 
 May import every lower layer (``agent``, ``safety``, ``tools``, ``errors``). Nothing imports it
 but :mod:`llm_coding_agent.plugin`. ``rich`` and ``prompt_toolkit`` are imported only when

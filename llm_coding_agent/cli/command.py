@@ -71,6 +71,7 @@ class CodeCommand(click.Command):
             from .stats import stats_command
 
             return stats_command.make_context(f"{info_name} stats", list(args[1:]), parent=parent, **extra)
+        args = _flags_before_print(list(args))
         wants_json = "--json" in args
         try:
             return super().make_context(info_name, args, parent=parent, **extra)
@@ -78,6 +79,23 @@ class CodeCommand(click.Command):
             if wants_json:
                 _final_error(ex.format_message())
             raise
+
+
+#: The on/off options of ``llm code`` (``--plan``, ``--yolo``, ``--json``...).
+_FLAGS = {
+    flag for f in dataclasses.fields(SessionConfig) if f.metadata.get("click", {}).get("is_flag")
+    for flag in f.metadata["flags"]
+}
+
+
+def _flags_before_print(args: list[str]) -> list[str]:
+    """``-p --plan TASK`` as ``--plan -p TASK``: click would take the flag for ``-p``'s task."""
+    for i in range(len(args) - 1):
+        if args[i] in ("-p", "--print") and args[i + 1] in _FLAGS:
+            return _flags_before_print(args[:i] + [args[i + 1], args[i]] + args[i + 2:])
+        if args[i] == "--":
+            break
+    return args
 
 
 def _final_error(message: str) -> None:
@@ -104,12 +122,17 @@ def code_command(prompt, **params):
     llm code -p "..." --json              JSON Lines events: text, tool_call, tool_result, final
     llm code --reviewer gpt-4.1-mini      a second model reviews file changes first
     llm code stats [--since DATE] [--json]  task metrics from the logs (see llm code stats --help)
+    llm code --plan "add caching"         plan first: read-only until you approve the plan
 
     Mutating tools (edits, writes, commands) ask first, showing the diff or the command.
     Answer y (once), a (always for similar calls this session) or n (optionally "n: reason");
     for a file change, e opens the proposed content in $VISUAL / $EDITOR to change it first.
     In -p mode nothing prompts: such calls are declined unless --yolo or an --allow rule covers
     them (or, for a small file change, the --reviewer approves it). Exit status: 0 done, 3 stopped at a limit or budget, 1 error, 130 interrupted (Ctrl-C).
+
+    With --plan (or !plan in a session) the model only looks around until you answer the plan
+    it presents: y carries it out, e edits it, n rejects it, "n: ..." sends it back to revise.
+    -p --plan prints the plan and changes nothing; -p --plan --yolo plans, then carries it out.
 
     Files a request names ("fix prices.py", "@src/app.py") are read and sent with it
     (--no-attach turns this off).

@@ -54,6 +54,9 @@ def stop_message(stop_reason: str, *, chain_limit: int, max_turns: int | None, m
     """
     if stop_reason == "interrupted":
         return "Interrupted."
+    if stop_reason == "plan_rejected":
+        return ("Plan rejected: nothing was changed and plan mode is still on. Say what you want "
+                "instead, or !plan off to leave plan mode.")
     why = {
         "limit": f"the chain limit of {chain_limit} tool rounds was reached (--chain-limit)",
         "repeated_failures": "the model kept repeating a failing call",

@@ -25,7 +25,8 @@ from .editor import edit_text
 from .local import local_notice, missing_key_message, model_lacks_key, prepare_local_model
 from .messages import declined_advice, recap, resume_hint, stop_message
 from .live import turn_status
-from .sessions import recent_sessions, sessions_list
+from .plan_ui import PlanSession
+from .sessions import ResumeSession
 from .ui import TerminalUI
 
 __all__ = ["Session", "SessionError", "EXIT_OK", "EXIT_ERROR", "EXIT_LIMIT", "EXIT_INTERRUPTED", "emit_event"]
@@ -49,6 +50,7 @@ In-session commands (/help, /model... work as well as !help, !model...):
   !output          the whole output of the last command (the screen shows its first and last lines)
   !undo            restore the files to how they were before the last turn
   !compact [focus] summarise the conversation so far to free context
+  !plan [task]     plan mode on/off: read-only until you approve the model's plan (y / e / n)
   !clear           start a new conversation with the same settings
   !resume          continue another of this directory's recent sessions (pick it by number)
 Messages: Enter sends; \\ then Enter, Esc then Enter, or Shift+Enter (in terminals that report it)
@@ -59,6 +61,7 @@ Ctrl-C cancels the running turn; Ctrl-C again at the prompt, or Ctrl-D, exits.""
 #: The names of the session commands, after ``!`` or ``/``.
 COMMANDS = frozenset({
     "help", "quit", "exit", "q", "yolo", "model", "tokens", "output", "undo", "compact", "clear", "resume",
+    "plan",
 })
 
 
@@ -85,7 +88,7 @@ def _session_command(text: str) -> bool:
     return text.startswith("/") and text[1:].partition(" ")[0].lower() in COMMANDS
 
 
-class Session:
+class Session(PlanSession, ResumeSession):
     """One ``llm code`` session, configured by the options the command line gave (a layer of
     :class:`~llm_coding_agent.config.SessionConfig` values) over the settings files."""
 
@@ -175,6 +178,8 @@ class Session:
             on_notice=self.ui.notice,
             db=self.db,
             allow_unsandboxed=False if self.headless else self._allow_unsandboxed,
+            plan_approver=self._plan_approver(),
+            on_todos=self._show_todos,
         )
 
     def _make_agent(self, fresh: bool = False) -> CodingAgent:
@@ -257,7 +262,7 @@ class Session:
         self._started = call
         if self.config.json_output:
             self._emit_tool_call(call)
-        elif not self.headless:
+        elif not self.headless and not self._quiet_tool(call):
             self.ui.tool_started(call)
 
     def _emit_tool_call(self, call: llm.ToolCall) -> None:
@@ -275,9 +280,10 @@ class Session:
                 "output": result.output, "error": result.output.startswith(("Error:", "Cancelled:")),
             })
             return
-        self.ui.tool_line(
-            call, result, show_diff=call.tool_call_id not in self._previewed, show_output=not self.headless
-        )
+        if not self._quiet_tool(call, result):
+            self.ui.tool_line(
+                call, result, show_diff=call.tool_call_id not in self._previewed, show_output=not self.headless
+            )
         if not self.headless:
             self.ui.waiting()
 
@@ -358,6 +364,7 @@ class Session:
                         "output": "Error: interrupted by the user", "error": True})
         if self._declined:
             self.ui.notice(declined_advice(self._declined, self.agent.policy.rules, self.agent.root))
+        stopped_at_plan = self._headless_plan_notice(result)
         status = _exit_status(result)
         if self.config.json_output:
             emit_event({
@@ -375,7 +382,7 @@ class Session:
         else:
             if result.text and not result.text.endswith("\n"):
                 sys.stdout.write("\n")
-            if result.stop_reason != "done":
+            if result.stop_reason != "done" and not stopped_at_plan:
                 self.ui.notice(self._stop_message(result))
         return status
 
@@ -401,39 +408,10 @@ class Session:
         """What a continued conversation opens with: the recap, then the calls it left waiting."""
         summary = recap(self.agent.history(), self.agent.conversation_id)
         self.ui.notice(summary or f"continuing conversation {self.agent.conversation_id}", style="dim")
+        self._show_recovered_todos()
         if self.agent.paused:
             self.ui.notice("This conversation stopped with tool calls waiting for approval.")
             self._turn(resume=True)
-
-    def _pick_conversation(self, root: Path, none_left: str, skip: str, exclude: str | None = None) -> str | None:
-        """The id of one of ``root``'s recent sessions the user picks (None: they picked none)."""
-        sessions = recent_sessions(self.db, root, exclude=exclude)
-        if not sessions:
-            self.ui.notice(f"no {'other' if exclude else 'earlier'} sessions in {root}; {none_left}", style="")
-            return None
-        self.ui.notice(sessions_list(sessions, root), style="")
-        number = self.ui.choose(f"resume which? 1-{len(sessions)}, or Enter to {skip}", len(sessions))
-        return sessions[number - 1].conversation_id if number else None
-
-    def _switch_conversation(self) -> None:
-        """``!resume``: continue another of this directory's sessions instead of this one."""
-        if self.db is None:
-            self.ui.error("cannot resume: logging is off (`llm logs on`)")
-            return
-        chosen = self._pick_conversation(
-            self.agent.root, none_left="staying in this one", skip="stay in this one",
-            exclude=self.agent.conversation_id,
-        )
-        if chosen is None:
-            return
-        previous, self.config.conversation_id = self.config.conversation_id, chosen
-        try:
-            self.agent = self._make_agent()
-        except SessionError as ex:
-            self.config.conversation_id = previous
-            self.ui.error(str(ex))
-            return
-        self._continued()
 
     def _conversation_loop(self, first_prompt: str | None) -> None:
         """Messages and commands until Ctrl-D, ``!quit`` or Ctrl-C twice."""
@@ -510,7 +488,7 @@ class Session:
             return False
 
     def _header(self) -> None:
-        mode = "yolo" if self.agent.policy.yolo else "ask before changes"
+        mode = ("plan mode · " if self.agent.planning else "") + ("yolo" if self.agent.policy.yolo else "ask before changes")
         if self.agent.reviewer is not None:
             mode += f" · reviewer {self.agent.reviewer.model.model_id}"
         if self.agent.policy.rules.allow:
@@ -565,6 +543,8 @@ class Session:
             self.ui.notice(f"new conversation {self.agent.conversation_id}", style="")
         elif name == "resume":
             self._switch_conversation()
+        elif name == "plan":
+            self._plan_command(arg)
         else:
             self.ui.error(f"unknown command !{name}; !help lists them")
         return None

@@ -4,7 +4,8 @@ A session belongs to the directory its first turn's ``CodingTools`` were logged 
 toolbox's ``root`` argument, as :func:`~llm_coding_agent.agent.logstore.logged_root` reads it),
 so the list holds exactly the conversations ``llm code -c`` would continue here with their own
 project root. Only the tables llm 0.36 writes (``threads``, ``turns``, ``messages``...) are read;
-a database without them has no sessions to list.
+a database without them has no sessions to list. :class:`ResumeSession` is the part of the
+session that offers them and switches to the one picked.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from typing import Any
 
 from .messages import clip, first_line, plural, request_text
 
-__all__ = ["LoggedSession", "recent_sessions", "age", "session_line", "sessions_list", "MAX_SESSIONS"]
+__all__ = ["LoggedSession", "ResumeSession", "recent_sessions", "age", "session_line", "sessions_list", "MAX_SESSIONS"]
 
 #: Sessions offered at most, newest first.
 MAX_SESSIONS = 20
@@ -154,3 +155,41 @@ def sessions_list(sessions: list[LoggedSession], root: str | Path, now: datetime
     lines = [f"recent sessions in {root}:"]
     lines += [session_line(number, session, now) for number, session in enumerate(sessions, 1)]
     return "\n".join(lines)
+
+
+class ResumeSession:
+    """Picking a session to continue, as part of :class:`~llm_coding_agent.cli.session.Session`
+    (a mixin: it uses the session's ``ui``, ``db``, ``agent``, ``config``, ``_make_agent`` and
+    ``_continued``)."""
+
+    def _pick_conversation(self, root: Path, none_left: str, skip: str, exclude: str | None = None) -> str | None:
+        """The id of one of ``root``'s recent sessions the user picks (None: they picked none)."""
+        sessions = recent_sessions(self.db, root, exclude=exclude)
+        if not sessions:
+            self.ui.notice(f"no {'other' if exclude else 'earlier'} sessions in {root}; {none_left}", style="")
+            return None
+        self.ui.notice(sessions_list(sessions, root), style="")
+        number = self.ui.choose(f"resume which? 1-{len(sessions)}, or Enter to {skip}", len(sessions))
+        return sessions[number - 1].conversation_id if number else None
+
+    def _switch_conversation(self) -> None:
+        """``!resume``: continue another of this directory's sessions instead of this one."""
+        if self.db is None:
+            self.ui.error("cannot resume: logging is off (`llm logs on`)")
+            return
+        chosen = self._pick_conversation(
+            self.agent.root, none_left="staying in this one", skip="stay in this one",
+            exclude=self.agent.conversation_id,
+        )
+        if chosen is None:
+            return
+        from .session import SessionError  # session.py builds on this module
+
+        previous, self.config.conversation_id = self.config.conversation_id, chosen
+        try:
+            self.agent = self._make_agent()
+        except SessionError as ex:
+            self.config.conversation_id = previous
+            self.ui.error(str(ex))
+            return
+        self._continued()

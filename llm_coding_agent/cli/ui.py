@@ -384,6 +384,11 @@ class TerminalUI:
             return False
         return low in ("y", "yes")
 
+    def ask_line(self, prompt: str) -> str | None:
+        """One line answering a question (None at end of input)."""
+        self._end_stream()
+        return self._ask_line(prompt)
+
     def _keep_for_next_message(self, line: str) -> None:
         # Piped input has nobody to ask again: a line that is no answer was meant for later (the
         # next message), so it is kept for the next prompt instead of being lost. A blank line is

@@ -4,6 +4,12 @@ Read-only tools never ask. Mutating tools (edits, writes, commands and any tool 
 run without asking only when the session is in "yolo" mode, when the user answered "always" for
 similar calls, or, for commands, when allow rules cover **every** simple command of the line.
 Deny rules win over everything, yolo included: a user who wrote a deny rule meant it.
+
+While the agent plans (plan mode), :meth:`ApprovalPolicy.planning_refusal` narrows this further:
+only read-only tools run, and commands only when the rules alone allow them (yolo and the
+user's "always" for edits do not count) and they write no file through a redirection. (An allow
+rule may still cover a command that changes files, ``rm*``: the agent runs commands while
+planning only in the sandbox, with the project read-only.)
 """
 
 from __future__ import annotations
@@ -12,7 +18,7 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .rules import CommandRules, Verdict, similar_rule
+from .rules import CommandRules, Verdict, file_writes, similar_rule
 from ..tools import CODING_TOOL_PREFIX, FILE_CHANGING_TOOLS, READ_ONLY_TOOLS
 
 __all__ = ["ApprovalPolicy", "ApprovalDecision", "Verdict", "CODING_TOOL_PREFIX"]
@@ -43,13 +49,16 @@ class ApprovalPolicy:
     allow_edits: bool = False
     #: Tool names (other than commands and edits) the user allowed for the session.
     allowed_tools: set[str] = field(default_factory=set)
+    #: Names of other tools known to change nothing (the todo list, tools marked read-only):
+    #: they never ask, and they run while planning.
+    read_only_tools: set[str] = field(default_factory=set)
 
     def is_read_only(self, tool_name: str) -> bool:
-        return tool_name in _READ_ONLY
+        return tool_name in _READ_ONLY or tool_name in self.read_only_tools
 
     def decide(self, tool_name: str, arguments: dict) -> ApprovalDecision:
         """ALLOW (run), DENY (refuse, never ask) or ASK (the user decides)."""
-        if tool_name in _READ_ONLY:
+        if self.is_read_only(tool_name):
             return ApprovalDecision(Verdict.ALLOW, "read-only")
         if tool_name == _COMMAND:
             command = arguments.get("command")
@@ -71,6 +80,32 @@ class ApprovalPolicy:
         if tool_name in self.allowed_tools:
             return ApprovalDecision(Verdict.ALLOW, f"{tool_name} allowed for this session")
         return ApprovalDecision(Verdict.ASK, f"{tool_name} is not known to be read-only")
+
+    def planning_refusal(self, tool_name: str, arguments: dict) -> str | None:
+        """Why a call may not run while the agent plans, in a few words (None: it may run).
+
+        Read-only tools run. A command runs when the command rules alone allow every part of it
+        (yolo does not count: planning must change nothing whatever the session allows) and it
+        writes no file through a redirection. Everything else is refused, edits first of all.
+        """
+        if self.is_read_only(tool_name):
+            return None
+        if tool_name == _COMMAND:
+            command = arguments.get("command")
+            if not isinstance(command, str):
+                return None  # the tool itself reports the bad argument; nothing would run
+            decision = self.rules.decide(command, self.root)
+            if decision.verdict is not Verdict.ALLOW:
+                return decision.reason if decision.verdict is Verdict.DENY else (
+                    f"commands run only when an allow rule covers them, and {decision.reason}"
+                )
+            writes = file_writes(command)
+            if writes:
+                return f"`{command}` writes to {writes[0]}"
+            return None
+        if tool_name in _EDITS:
+            return "files cannot be written or edited"
+        return f"{tool_name} is not marked read-only"
 
     def always_description(self, tool_name: str, arguments: dict) -> str | None:
         """What an "always" answer would allow, or None when no safe generalisation exists."""

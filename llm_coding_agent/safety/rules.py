@@ -68,6 +68,7 @@ __all__ = [
     "CommandDecision",
     "CommandRules",
     "similar_rule",
+    "file_writes",
     # Defined in .cmdline and .destructive; still importable from here, as before the split.
     "UnparsableCommand",
     "Redirect",
@@ -257,6 +258,21 @@ class CommandRules:
             return CommandDecision(Verdict.ALLOW, "the line runs no command", found)
         rules = ", ".join(f"`{r}`" for r in allowed_by)
         return CommandDecision(Verdict.ALLOW, f"every command matches an allow rule ({rules})", found)
+
+
+def file_writes(command: str) -> list[str]:
+    """The files ``command`` writes through redirections or a program's output options (``> f``,
+    ``>> f``, ``find -fprint f``); ``/dev/null`` and the like, and fd duplications, do not count.
+    A line that cannot be parsed is one whose writes are unknown: ``["(unknown)"]``."""
+    analysis = _analyse(command)
+    if analysis.problems:
+        return ["(unknown)"]
+    written = []
+    for cmd in analysis.commands:
+        targets = [r.target for r in cmd.redirects if r.writes and r.target is not None]
+        targets += [target for target, _ in cmd.extra_writes]
+        written += [t for t in targets if t not in _SAFE_WRITE_TARGETS and t not in written]
+    return written
 
 
 def _rough_pieces(command: object) -> list[str]:

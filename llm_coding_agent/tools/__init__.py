@@ -4,6 +4,8 @@ What lives here:
 
 - ``toolbox.py``: ``CodingTools``, the six tools the model calls; each one turns a
   :class:`~llm_coding_agent.errors.ToolError` into an ``Error: ...`` string the model can act on.
+- ``todo.py``: the todo list and its ``update_todos`` tool (not a method of ``CodingTools``: it
+  changes nothing on disk, and only the agent offers it).
 - ``paths.py``: confinement of every path to the project root.
 - ``files.py``: reading, atomic writing, edit matching and diffs.
 - ``search*.py``: ``search_files`` and ``list_files`` (ripgrep, with a pure-Python fallback that

@@ -46,10 +46,12 @@ class SandboxUnavailable(ToolError):
 
 @dataclass(frozen=True)
 class SandboxConfig:
-    """Where a sandboxed command may write (``root``) and whether it may use the network."""
+    """Where a sandboxed command may write (``root``), whether it may use the network, and
+    whether the root is read-only too (``read_only``: plan mode, where nothing may change)."""
 
     root: Path
     network: bool = False
+    read_only: bool = False
 
     def __post_init__(self) -> None:
         # Canonicalise once: a symlinked root would otherwise be bound at the link path while the
@@ -186,7 +188,7 @@ def wrap_argv(
       package-manager caches are pointed into it (:data:`SANDBOX_CACHE_ENV`).
     * The interpreter's and the active venv's directories under ``/tmp`` are bound back read-only
       (:func:`interpreter_paths`); the rest of the host's ``/tmp`` stays hidden.
-    * ``config.root`` is bound read-write at its own path. It is bound after the ``/tmp`` tmpfs,
+    * ``config.root`` is bound read-write at its own path (read-only with ``config.read_only``). It is bound after the ``/tmp`` tmpfs,
       otherwise a project living under ``/tmp`` would be hidden by the empty tmpfs, and after
       the read-only binds, so a root inside a venv directory stays writable.
     * Every namespace is unshared (so the network is gone, including ``127.0.0.1`` of the host)
@@ -215,7 +217,7 @@ def wrap_argv(
         # -try: a venv deleted since it was found must not stop every command.
         prefix += ["--ro-bind-try", path, path]
     prefix += [
-        "--bind", str(root), str(root),
+        "--ro-bind" if config.read_only else "--bind", str(root), str(root),
         "--unshare-all",
     ]
     if config.network:

@@ -124,6 +124,10 @@ class CodingTools(llm.Toolbox):
         self.check_edits = bool(check_edits)
         #: edit_file's not-found error on a small file suggests write_file with the whole content.
         self.prefer_whole_file = bool(prefer_whole_file)
+        #: Set while the agent plans: every call that could change files passes it first (it
+        #: returns why the call is refused, or None), and sandboxed commands see the root
+        #: read-only. The agent refuses such calls before they get here; this is the backstop.
+        self._read_only_check: Callable[[str, dict], str | None] | None = None
 
     # -- helpers (underscored: llm only turns public methods into tools) -------------------------
 
@@ -188,13 +192,20 @@ class CodingTools(llm.Toolbox):
             return None
         problem = bwrap_problem()
         if problem is None:
-            return SandboxConfig(root=self._root, network=self._network)
+            return SandboxConfig(
+                root=self._root, network=self._network, read_only=self._read_only_check is not None
+            )
         if self._unsandboxed_ok and self._sandbox_mode == "auto":
             return None
         raise SandboxUnavailable(
             f"commands run sandboxed, but {problem}. Tell the user; they can allow unsandboxed "
             "commands (sandbox off) or install bubblewrap"
         )
+
+    def _refuse_if_read_only(self, name: str, arguments: dict) -> None:
+        problem = self._read_only_check(name, arguments) if self._read_only_check else None
+        if problem:
+            raise ToolError(problem)
 
     def _allow_unsandboxed(self, allowed: bool = True) -> None:
         """Called once the user agreed to run commands without a sandbox (bwrap unavailable)."""
@@ -328,6 +339,7 @@ class CodingTools(llm.Toolbox):
 
         Prefer edit_file for changing part of an existing file.
         """
+        self._refuse_if_read_only("write_file", {"path": path, "content": content})
         real, display = self._resolve(path, for_write=True)
         content = _as_str(content, "content")
         if real.is_dir():
@@ -364,6 +376,7 @@ class CodingTools(llm.Toolbox):
         old_string must match the file exactly (including indentation) and occur once, unless
         replace_all is true. Copy it from read_file output without the line-number prefix.
         """
+        self._refuse_if_read_only("edit_file", {"path": path, "old_string": old_string, "new_string": new_string})
         real, display = self._resolve(path, for_write=True)
         old_string = _as_str(old_string, "old_string")
         new_string = _as_str(new_string, "new_string")
@@ -426,12 +439,16 @@ class CodingTools(llm.Toolbox):
         command = _as_str(command, "command")
         if not command.strip():
             raise ToolError("command is empty")
+        self._refuse_if_read_only("execute_command", {"command": command})
         seconds = _as_int(timeout, "timeout")
         if seconds < 1:
             raise ToolError("timeout must be at least 1 second")
         seconds = min(seconds, MAX_COMMAND_TIMEOUT)
         env = shell.child_environment(os.environ, self._env_allow)
+        sandbox = self._sandbox()
+        if sandbox is None and self._read_only_check is not None:
+            raise ToolError("while planning, commands run only in the sandbox (the project read-only), and it is off")
         result = shell.run_command(
-            command, self._root, seconds, env=env, sandbox=self._sandbox(), on_output=self._on_output
+            command, self._root, seconds, env=env, sandbox=sandbox, on_output=self._on_output
         )
         return shell.format_command_output(result, seconds)
