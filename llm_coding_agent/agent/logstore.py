@@ -13,10 +13,11 @@ from __future__ import annotations
 import json
 import os
 import re
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-__all__ = ["IncrementalLogStore", "log_response", "logged_root", "conversation_root", "db_path"]
+__all__ = ["IncrementalLogStore", "log_response", "logged_root", "conversation_root", "db_path", "parse_logged_time"]
 
 try:
     from llm.logs import LogStore
@@ -117,3 +118,14 @@ def conversation_root(conversation) -> str | None:
             if root and Path(root).is_dir():
                 return root
     return None
+
+
+def parse_logged_time(text: str | None) -> datetime | None:
+    """A ``datetime_utc`` value of llm's logs as an aware datetime (None when missing or bad)."""
+    if not text:
+        return None
+    try:
+        when = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return when if when.tzinfo else when.replace(tzinfo=timezone.utc)

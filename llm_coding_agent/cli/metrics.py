@@ -25,11 +25,12 @@ import json
 import re
 import sqlite3
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any
 
 from llm.parts import TextPart, ToolCallPart, ToolResultPart
 
+from ..agent.logstore import parse_logged_time
 from ..agent.mentions import request_text
 from ..agent.profiles import NEXT_STEP_HINT
 from ..agent.reviewer import REVIEWS_TABLE
@@ -130,7 +131,7 @@ def read_reviews(db: Any, since: datetime | None = None) -> list[dict]:
     if REVIEWS_TABLE not in db.table_names():
         return []
     rows = list(db.query(f"select * from {REVIEWS_TABLE} order by id"))
-    return [r for r in rows if since is None or _after(_parse_time(r.get("datetime_utc")), since)]
+    return [r for r in rows if since is None or _after(parse_logged_time(r.get("datetime_utc")), since)]
 
 
 class _Reader:
@@ -191,7 +192,7 @@ class _Reader:
         for turn, new_input, output in zip(turns, inputs, outputs):
             request = _request_in([p for h in new_input for p in parts.get(h, [])])
             if request is not None:
-                tasks.append(TaskRecord(thread_id, root, request, _parse_time(turn["datetime_utc"])))
+                tasks.append(TaskRecord(thread_id, root, request, parse_logged_time(turn["datetime_utc"])))
             if not tasks:
                 continue  # turns before the first request (none in practice)
             task = tasks[-1]
@@ -249,16 +250,6 @@ def _toolbox_root(arguments: str | None) -> str | None:
     except (ValueError, AttributeError):
         return None
     return root if isinstance(root, str) else None
-
-
-def _parse_time(text: str | None) -> datetime | None:
-    if not text:
-        return None
-    try:
-        when = datetime.fromisoformat(text)
-    except ValueError:
-        return None
-    return when if when.tzinfo else when.replace(tzinfo=timezone.utc)
 
 
 def _after(when: datetime | None, since: datetime) -> bool:

@@ -17,6 +17,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from ..agent.logstore import parse_logged_time
 from .messages import clip, first_line, plural, request_text
 
 __all__ = ["LoggedSession", "ResumeSession", "recent_sessions", "age", "session_line", "sessions_list", "MAX_SESSIONS"]
@@ -108,21 +109,11 @@ def _describe(db: Any, thread_id: str, last_at: str | None) -> LoggedSession:
                 requests.append(words)
     return LoggedSession(
         conversation_id=thread_id,
-        last_active=_parse_time(last_at),
+        last_active=parse_logged_time(last_at),
         model=model_row[0] if model_row else "?",
         requests=len(requests),
         first_request=requests[0] if requests else (tip[1] if tip and tip[1] else ""),
     )
-
-
-def _parse_time(text: str | None) -> datetime | None:
-    if not text:
-        return None
-    try:
-        when = datetime.fromisoformat(text)
-    except ValueError:
-        return None
-    return when if when.tzinfo else when.replace(tzinfo=timezone.utc)
 
 
 def age(then: datetime | None, now: datetime | None = None) -> str:

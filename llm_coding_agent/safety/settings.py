@@ -47,7 +47,7 @@ from typing import Any, Callable
 
 import llm
 
-from ..config import SANDBOX_MODES, AgentConfig
+from ..config import AgentConfig
 from ..errors import CodingAgentError
 from ..tools.files import atomic_write
 
