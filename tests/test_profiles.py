@@ -115,3 +115,17 @@ def test_a_project_profile_counts_only_once_trusted(model, project):
     model.script("done")
     result = CliRunner().invoke(cli, ["code", "-m", "scripted", "-d", str(project), "-p", "hi"])
     assert "Use one tool at a time" in model.prompts[-1].system
+
+
+def test_after_a_failed_call_the_hint_asks_for_a_corrected_call_not_an_answer(model, project):
+    from llm_coding_agent.agent.profiles import ERROR_STEP_HINT
+
+    model.script(
+        Step(tool_calls=[tool("edit_file", path="app.py", old_string="not there", new_string="x")]),
+        Step(tool_calls=[tool("read_file", path="app.py")]),
+        "It subtracts.",
+    )
+    agent = CodingAgent(model="scripted", root=str(project), approve=True, undo=False, profile="small")
+    agent.run("fix app.py")
+    assert model.prompts[1].prompt == ERROR_STEP_HINT
+    assert model.prompts[2].prompt == NEXT_STEP_HINT

@@ -35,7 +35,7 @@ from .guards import UNAPPLIED_CODE_NUDGE, RepeatTracker, shows_unapplied_code
 from .logstore import conversation_root, db_path, log_response, logged_root
 from .mentions import attach_mentioned_files
 from .planning import PlanApprover, Planning
-from .profiles import NEXT_STEP_HINT, described_tools, profile_for
+from .profiles import described_tools, next_step_hint, profile_for
 from .prompts import system_prompt
 from .responses import (
     checked_options, close_interrupted, close_response, describe_model_error, get_model, stream_tool_calls,
@@ -428,7 +428,7 @@ class CodingAgent(ReviewedCalls, ToolCalls, VerifyWithTests, Planning):
             history = fitted
         self._history_override = None
         if tool_results and prompt is None and self.profile.next_step_hint:
-            prompt = NEXT_STEP_HINT
+            prompt = next_step_hint(tool_results)
         if tool_results:
             room = self.context.limit - self.context.tokens(history) - incoming
             if truncate_results(tool_results, max(room, 500)):

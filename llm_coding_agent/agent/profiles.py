@@ -18,7 +18,7 @@ import llm
 
 from ..tools import CODING_TOOL_PREFIX, short_tool_name
 
-__all__ = ["ModelProfile", "PROFILES", "PROFILE_NAMES", "profile_for", "SMALL_TOOL_DESCRIPTIONS", "NEXT_STEP_HINT", "described_tools"]
+__all__ = ["ModelProfile", "PROFILES", "PROFILE_NAMES", "profile_for", "SMALL_TOOL_DESCRIPTIONS", "NEXT_STEP_HINT", "ERROR_STEP_HINT", "STEP_HINTS", "next_step_hint", "described_tools"]
 
 
 @dataclass(frozen=True)
@@ -124,6 +124,20 @@ NEXT_STEP_HINT = (
     "If you now have what the request needs, give your final answer in plain text with no tool "
     "call. Otherwise make the next tool call."
 )
+#: Sent instead when a result of the batch is an error: "answer now" after a failed call made the
+#: 1.5B model hand the error text back as its answer.
+ERROR_STEP_HINT = (
+    "A tool answered with an Error: read what it says and make a corrected tool call. Do not "
+    "give a final answer yet."
+)
+#: Every line the agent adds under ``next_step_hint`` (readers of the logs skip them).
+STEP_HINTS = (NEXT_STEP_HINT, ERROR_STEP_HINT)
+
+
+def next_step_hint(results: list[llm.ToolResult]) -> str:
+    """The line sent with a batch of tool results under ``next_step_hint``."""
+    failed = any((r.output or "").startswith("Error:") for r in results)
+    return ERROR_STEP_HINT if failed else NEXT_STEP_HINT
 
 
 def described_tools(tools: list[llm.Tool], profile: ModelProfile) -> list[llm.Tool]:

@@ -39,7 +39,7 @@ from ..safety.review import ReviewLimits, changed_lines
 from ..tools import CODING_TOOL_PREFIX, FILE_CHANGING_TOOLS, short_tool_name
 from ..tools.files import unified_diff
 from .mentions import request_text
-from .profiles import NEXT_STEP_HINT
+from .profiles import STEP_HINTS
 from .results import ModelError
 from .responses import get_model
 
@@ -287,7 +287,7 @@ class ReviewedCalls:
                 continue
             for part in message.parts:
                 text = getattr(part, "text", None)
-                if not isinstance(text, str) or text == NEXT_STEP_HINT or text.startswith("[Summary of the earlier"):
+                if not isinstance(text, str) or text in STEP_HINTS or text.startswith("[Summary of the earlier"):
                     continue
                 words = request_text(text).strip()
                 if words:

@@ -32,7 +32,7 @@ from llm.parts import TextPart, ToolCallPart, ToolResultPart
 
 from ..agent.logstore import parse_logged_time
 from ..agent.mentions import request_text
-from ..agent.profiles import NEXT_STEP_HINT
+from ..agent.profiles import STEP_HINTS
 from ..agent.reviewer import REVIEWS_TABLE
 from ..tools import short_tool_name
 
@@ -212,7 +212,7 @@ def _request_in(parts: list) -> str | None:
         if not isinstance(part, TextPart):
             continue
         text = part.text or ""
-        if text == NEXT_STEP_HINT or text.startswith("[Summary of the earlier"):
+        if text in STEP_HINTS or text.startswith("[Summary of the earlier"):
             continue
         words = request_text(text).strip()
         if words:
