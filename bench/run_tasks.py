@@ -2,18 +2,25 @@
 """Run coding-agent harnesses over the task suite in bench/tasks/ with a real model.
 
     python bench/run_tasks.py [--harness ours,published,mini] [--tasks a,b] [--smoke]
-                              [--model local-qwen] [--time-limit S] [--out bench/results/]
+                              [--model local-qwen|code-local] [--time-limit S] [--out bench/results/]
 
 For every task and harness: copy the task's repo to a fresh temp dir (git-initialised,
 one commit), run the harness on the task's request with a wall-clock limit (the whole
 process tree is killed on timeout), then copy the hidden check in and run it.
 
 Recorded per run: solved, seconds (agent wall clock), model calls, input/output tokens,
-tool calls, tool errors, the agent's status, and its diff. Model calls and tokens are
-measured the same way for every harness by a metering proxy in front of the model
-server (harness-reported numbers are kept too, under "reported"). A table and per-harness
+tool calls (and how many were well-formed), tool errors, the agent's status, and its
+diff. Model calls and tokens are measured the same way for every harness by a metering
+proxy in front of the model server (harness-reported numbers are kept too, under
+"reported"; an in-process model has no proxy, see below). A table and per-harness
 totals are printed; everything is saved to <out>/<timestamp>-<harnesses>.json, with the
 raw logs (event streams, trajectories, stderr) in <out>/<timestamp>-<harnesses>.logs/.
+
+Well-formed calls: of each run's tool calls, how many arrived as real tool calls (the rest
+the agent recovered from text the model wrote, e.g. a fenced JSON block). Ours: from the
+tool_call events' ids (a call recovered from text carries the id llm makes up for a call
+without one, "tc_<ulid>"); published and mini: the real tool calls the proxy saw in the
+model's responses (mini in text mode has none: all its commands are text).
 
 Tool errors: ours counts tool results flagged error / starting with "Error:"; published
 counts tool results starting with "Error" (or raising); mini counts commands that exited
@@ -31,6 +38,11 @@ Harnesses:
 
 The model: by default the local llama.cpp server of /work/shared/localmodel/serve.sh
 (started if it is not running); `serve.sh llm-config` registers it with llm as local-qwen.
+`--model code-local` is the plugin's built-in model, llama.cpp inside the agent's process:
+no server and no proxy, so only `ours` can use it (published and mini are skipped) and model
+calls and tokens are the harness-reported ones (the final --json event; unknown for a run
+killed at its time limit). Its weights: $LLM_CODE_LOCAL_MODEL, else serve.sh's file if it
+exists, else wherever code-local finds them itself.
 
 Exit status (CI runs `--smoke --harness ours` and needs a regression signal, but a 1.5B
 model on 2 CPU cores solves little, so "solved" alone would make CI flaky or always red):
@@ -72,6 +84,22 @@ def log(msg=""):
 
 
 # ---------------------------------------------------------------- model server
+# llm models that run inside the agent's process: no HTTP endpoint to meter or share.
+IN_PROCESS_MODELS = ("code-local",)
+SERVE_SH_WEIGHTS = "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf"
+
+
+def local_weights() -> str | None:
+    """The GGUF file for code-local: $LLM_CODE_LOCAL_MODEL, else serve.sh's copy if it exists."""
+    given = os.environ.get("LLM_CODE_LOCAL_MODEL")
+    if given:
+        return given
+    home = os.environ.get("LOCALMODEL_HOME") or Path(
+        os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "llm-code-localmodel"
+    path = Path(home) / SERVE_SH_WEIGHTS
+    return str(path) if path.is_file() else None
+
+
 def find_serve_sh() -> Path | None:
     candidates = [os.environ.get("LOCALMODEL_SERVE_SH"),
                   BENCH_DIR.parent.parent / "shared" / "localmodel" / "serve.sh",
@@ -115,6 +143,33 @@ def metered_config(source_yaml: Path, model: str, dest_dir: Path, meter_factory)
     return meter, entry.get("model_name") or model, upstream
 
 
+def in_process_context(args, config_dir: Path) -> RunContext:
+    """The run context for a model inside the agent's process: no endpoint, an empty llm config,
+    and the code-local settings (weights path, cache, fetch) passed on to the agent."""
+    config_dir.mkdir(parents=True, exist_ok=True)
+    env = {k: v for k, v in os.environ.items() if k.startswith("LLM_CODE_LOCAL_")}
+    weights = local_weights()
+    if weights:
+        env["LLM_CODE_LOCAL_MODEL"] = weights
+    return RunContext(model=args.model, api_base=None, llm_config_dir=config_dir,
+                      upstream_model_name=Path(weights).name if weights else args.model,
+                      max_steps=args.max_steps, mini_mode=args.mini_mode, env=env)
+
+
+def model_usage(run, metered: dict | None) -> dict:
+    """Model calls and tokens of one run: the proxy's counts, or (no proxy) the harness's."""
+    if metered is not None:
+        return {"model_calls": metered["model_calls"], "input_tokens": metered["input_tokens"],
+                "output_tokens": metered["output_tokens"],
+                "model_seconds": metered["model_seconds"],
+                "failed_model_calls": metered["failed_calls"],
+                # real tool calls in the model's responses (whether or not the harness ran them)
+                "model_tool_calls": metered["native_tool_calls"]}
+    return {"model_calls": run.model_calls, "input_tokens": run.input_tokens,
+            "output_tokens": run.output_tokens, "model_seconds": None, "failed_model_calls": None,
+            "model_tool_calls": None}
+
+
 # ---------------------------------------------------------------- table
 def fmt_tokens(n):
     if n is None:
@@ -128,7 +183,30 @@ def cell(r):
     mark = "PASS" if r["solved"] else "fail"
     note = "" if r["status"] in ("ok",) else f" ({r['status']})"
     tokens = (r.get("input_tokens") or 0) + (r.get("output_tokens") or 0)
-    return f"{mark} {r['seconds']:.0f}s {fmt_tokens(tokens)}{note}"
+    return f"{mark} {r['seconds']:.0f}s {fmt_tokens(tokens)} wf {well_formed_cell(r)}{note}"
+
+
+def well_formed_cell(r):
+    """Well-formed (real) tool calls / all tool calls, e.g. 3/4; ? when unknown."""
+    if r.get("well_formed_calls") is None:
+        return "?"
+    return f"{r['well_formed_calls']}/{r.get('tool_calls') or 0}"
+
+
+def split_tool_calls(run, metered) -> dict:
+    """Of a run's tool calls: how many arrived as real tool calls, how many were recovered from
+    text, and how that is known (the harness's events, or the real calls the proxy saw)."""
+    total = run.tool_calls
+    if total is None:
+        return {"well_formed_calls": None, "text_form_calls": None, "well_formed_source": None}
+    if run.text_tool_calls is not None:
+        text, source = run.text_tool_calls, "events"
+    elif metered and metered.get("native_tool_calls") is not None:
+        # calls the model made but the harness never ran (a step limit, a kill) are not counted
+        text, source = total - min(total, metered["native_tool_calls"]), "proxy"
+    else:
+        return {"well_formed_calls": None, "text_form_calls": None, "well_formed_source": None}
+    return {"well_formed_calls": total - text, "text_form_calls": text, "well_formed_source": source}
 
 
 def totals_for(records, harness):
@@ -136,6 +214,7 @@ def totals_for(records, harness):
     ran = [r for r in rs if r["status"] != "unavailable"]
     solved = sum(r["solved"] for r in rs)
     input_tokens = sum(r.get("input_tokens") or 0 for r in ran)
+    split = [r for r in ran if r.get("well_formed_calls") is not None]
     return {
         "tasks": len(rs),
         "solved": solved,
@@ -144,6 +223,11 @@ def totals_for(records, harness):
         "input_tokens": input_tokens,
         "output_tokens": sum(r.get("output_tokens") or 0 for r in ran),
         "tool_errors": sum(r.get("tool_errors") or 0 for r in ran),
+        "tool_calls": sum(r.get("tool_calls") or 0 for r in ran),
+        # Over the runs where it is known (tool_calls_split of them): real vs recovered calls.
+        "well_formed_calls": sum(r["well_formed_calls"] for r in split),
+        "text_form_calls": sum(r.get("text_form_calls") or 0 for r in split),
+        "tool_calls_split": sum(r.get("tool_calls") or 0 for r in split),
         "timeouts": sum(r["status"] == "timeout" for r in ran),
         # What a solved task costs, failed attempts included: all input tokens sent / solved.
         "input_tokens_per_solved": round(input_tokens / solved) if solved else None,
@@ -153,7 +237,7 @@ def totals_for(records, harness):
 
 def print_table(records, harnesses, tasks, availability):
     width = max([len(t.name) for t in tasks] + [8])
-    colw = 26
+    colw = 34
     log()
     log("task".ljust(width) + "".join(f"  {h:<{colw}}" for h in harnesses))
     log("-" * (width + (colw + 2) * len(harnesses)))
@@ -175,7 +259,8 @@ def print_table(records, harnesses, tasks, availability):
             f"tokens {fmt_tokens(tot['input_tokens'])} in + {fmt_tokens(tot['output_tokens'])} out  "
             f"model calls {tot['model_calls']}  tool errors {tot['tool_errors']}  "
             f"timeouts {tot['timeouts']}  input tokens per solved task "
-            f"{fmt_tokens(tot['input_tokens_per_solved'])}  compactions {tot['compactions']}")
+            f"{fmt_tokens(tot['input_tokens_per_solved'])}  compactions {tot['compactions']}  "
+            f"well-formed calls {tot['well_formed_calls']}/{tot['tool_calls_split']}")
 
 
 # ---------------------------------------------------------------- main
@@ -187,7 +272,8 @@ def parse_args(argv):
                     help="comma-separated: ours,published,mini (default: all)")
     ap.add_argument("--tasks", default="", help="comma-separated task names (default: all)")
     ap.add_argument("--smoke", action="store_true", help="only the tasks marked smoke in meta.json")
-    ap.add_argument("--model", default="local-qwen", help="llm model id (default: local-qwen)")
+    ap.add_argument("--model", default="local-qwen",
+                    help="llm model id (default: local-qwen; code-local: the built-in in-process model)")
     ap.add_argument("--llm-config", type=Path,
                     help="an extra-openai-models.yaml registering --model (default: serve.sh llm-config)")
     ap.add_argument("--time-limit", type=float,
@@ -226,8 +312,21 @@ def main(argv=None):
         log("error: no tasks selected")
         return 2
 
+    in_process = args.model in IN_PROCESS_MODELS
+    skipped = {}
+    if in_process:
+        for name in args.harnesses:
+            if name != "ours":
+                skipped[name] = (f"{args.model} runs inside the agent's own process; {name} can "
+                                 "only reach a model over HTTP")
+                log(f"[{name}] skipped: {skipped[name]}")
+        args.harnesses = [h for h in args.harnesses if h not in skipped]
+        if not args.harnesses:
+            log(f"error: only the `ours` harness can use {args.model}")
+            return 2
+
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-    stem = f"{stamp}-{'+'.join(args.harnesses)}"
+    stem = f"{stamp}-{'+'.join(args.harnesses)}" + (f"-{args.model}" if in_process else "")
     args.out.mkdir(parents=True, exist_ok=True)
     json_path = args.out / f"{stem}.json"
     logs_root = args.out / f"{stem}.logs"
@@ -235,22 +334,30 @@ def main(argv=None):
 
     meter = None
     try:
-        try:
-            if args.llm_config:
-                source_yaml, upstream_hint = args.llm_config, None
-            else:
-                upstream_hint, source_yaml = local_model_config(scratch / "serve-config")
-            meter, server_model_name, upstream = metered_config(
-                source_yaml, args.model, scratch / "llm-config",
-                lambda base: Meter(base).start())
-        except (RuntimeError, subprocess.CalledProcessError, OSError) as ex:
-            log(f"error: model unavailable: {ex}")
-            return 2
-        ctx = RunContext(model=args.model, api_base=meter.api_base,
-                         llm_config_dir=scratch / "llm-config",
-                         upstream_model_name=server_model_name, max_steps=args.max_steps,
-                         mini_mode=args.mini_mode)
-        log(f"model {args.model} ({server_model_name}) at {upstream}, metered via {meter.api_base}")
+        if in_process:
+            ctx = in_process_context(args, scratch / "llm-config")
+            server_model_name, upstream = ctx.upstream_model_name, "in-process"
+            log(f"model {args.model} (llama.cpp in the agent's process, weights "
+                f"{ctx.env.get('LLM_CODE_LOCAL_MODEL') or 'located by code-local'}); no proxy: "
+                "model calls and tokens as the agent reports them")
+        else:
+            try:
+                if args.llm_config:
+                    source_yaml, upstream_hint = args.llm_config, None
+                else:
+                    upstream_hint, source_yaml = local_model_config(scratch / "serve-config")
+                meter, server_model_name, upstream = metered_config(
+                    source_yaml, args.model, scratch / "llm-config",
+                    lambda base: Meter(base).start())
+            except (RuntimeError, subprocess.CalledProcessError, OSError) as ex:
+                log(f"error: model unavailable: {ex}")
+                return 2
+            ctx = RunContext(model=args.model, api_base=meter.api_base,
+                             llm_config_dir=scratch / "llm-config",
+                             upstream_model_name=server_model_name, max_steps=args.max_steps,
+                             mini_mode=args.mini_mode)
+            log(f"model {args.model} ({server_model_name}) at {upstream}, "
+                f"metered via {meter.api_base}")
         log(f"{len(tasks)} task(s): {', '.join(t.name for t in tasks)}")
 
         harnesses, availability = {}, {}
@@ -271,6 +378,10 @@ def main(argv=None):
         report = {
             "started": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "model": args.model, "server_model_name": server_model_name, "api_base": upstream,
+            # proxy: model calls and tokens counted by the metering proxy; reported: by the
+            # harness (an in-process model has no endpoint to meter)
+            "metering": "reported" if in_process else "proxy",
+            "model_env": ctx.env, "skipped_harnesses": skipped,
             "machine": {"platform": platform.platform(), "cpus": os.cpu_count()},
             "args": {"harnesses": args.harnesses, "tasks": [t.name for t in tasks],
                      "smoke": args.smoke, "time_limit": args.time_limit,
@@ -300,7 +411,8 @@ def main(argv=None):
                 log_dir.mkdir(parents=True, exist_ok=True)
                 workdir = prepare_workdir(task, scratch / "work" / name / task.name)
                 log(f"[{name}] {task.name}: running (limit {limit:.0f}s) ...")
-                meter.reset()
+                if meter is not None:
+                    meter.reset()
                 t0 = time.monotonic()
                 try:
                     run = harness.run(task.prompt, workdir, limit, ctx, log_dir)
@@ -308,8 +420,11 @@ def main(argv=None):
                     from harnesses.base import AgentRun
                     run = AgentRun(status="crashed", detail=f"adapter error: {type(ex).__name__}: {ex}")
                 seconds = time.monotonic() - t0
-                meter.wait_idle(15)
-                metered = meter.snapshot()
+                metered = None
+                if meter is not None:
+                    meter.wait_idle(15)
+                    metered = meter.snapshot()
+                usage = model_usage(run, metered)
                 stat, diff = workdir_diff(workdir)
                 check = run_check(task, workdir)
                 (log_dir / "check.txt").write_text(check.output)
@@ -318,12 +433,9 @@ def main(argv=None):
                     "harness": name, "task": task.name, "solved": check.passed,
                     "status": run.status, "exit_code": run.exit_code,
                     "seconds": round(seconds, 1), "time_limit": limit,
-                    "model_calls": metered["model_calls"],
-                    "input_tokens": metered["input_tokens"],
-                    "output_tokens": metered["output_tokens"],
-                    "model_seconds": metered["model_seconds"],
-                    "failed_model_calls": metered["failed_calls"],
+                    **usage,
                     "tool_calls": run.tool_calls, "tool_errors": run.tool_errors,
+                    **split_tool_calls(run, metered),
                     "reported": {"model_calls": run.model_calls, "input_tokens": run.input_tokens,
                                  "output_tokens": run.output_tokens, **run.extra},
                     "detail": run.detail, "diff_stat": stat.strip(), "diff": diff,
@@ -335,9 +447,9 @@ def main(argv=None):
                 records.append(record)
                 save()
                 log(f"[{name}] {task.name}: {'SOLVED' if check.passed else 'not solved'} "
-                    f"status={run.status} {seconds:.0f}s calls={metered['model_calls']} "
-                    f"tokens={metered['input_tokens']}+{metered['output_tokens']} "
-                    f"tool_errors={run.tool_errors}")
+                    f"status={run.status} {seconds:.0f}s calls={usage['model_calls']} "
+                    f"tokens={usage['input_tokens']}+{usage['output_tokens']} "
+                    f"tool_errors={run.tool_errors} well-formed calls={well_formed_cell(record)}")
                 if run.status in ("crashed", "error") and run.detail:
                     log("    " + run.detail.strip().splitlines()[-1][:300])
     finally:

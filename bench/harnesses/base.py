@@ -25,11 +25,16 @@ class HarnessUnavailable(Exception):
 @dataclass
 class RunContext:
     model: str                 # llm model id, e.g. local-qwen
-    api_base: str              # the (metered) OpenAI-compatible endpoint the agents use
+    api_base: str | None       # the (metered) OpenAI-compatible endpoint the agents use;
+                               # None for an in-process model (code-local): no server, no proxy
     llm_config_dir: Path       # holds extra-openai-models.yaml registering `model` at api_base
+                               # (empty for an in-process model)
     upstream_model_name: str   # model name the server expects (from the yaml), e.g. qwen
     max_steps: int = 25        # tool-loop bound given to harnesses that take one
     mini_mode: str = "text"    # mini-swe-agent: "text" (fenced bash blocks) or "toolcall"
+    # Extra environment for the agent process, e.g. LLM_CODE_LOCAL_MODEL for code-local
+    # (base_env drops every LLM_* variable of ours).
+    env: dict = field(default_factory=dict)
 
 
 @dataclass
@@ -42,6 +47,9 @@ class AgentRun:
     output_tokens: int | None = None
     tool_calls: int | None = None
     tool_errors: int | None = None
+    # Of tool_calls, those the agent recovered from text the model wrote (a fenced JSON block,
+    # <tool_call> tags) instead of a real tool call; None when the harness cannot tell.
+    text_tool_calls: int | None = None
     detail: str = ""
     extra: dict = field(default_factory=dict)
 
@@ -179,7 +187,9 @@ def ensure_venv(name: str, requirements: list[str], pip_args=(), log=print) -> P
 def llm_user_dir(ctx: RunContext, dest: Path) -> Path:
     """A fresh LLM_USER_PATH holding only the model registration."""
     dest.mkdir(parents=True, exist_ok=True)
-    shutil.copy(ctx.llm_config_dir / "extra-openai-models.yaml", dest)
+    registration = ctx.llm_config_dir / "extra-openai-models.yaml"
+    if registration.exists():  # an in-process model (code-local) needs none
+        shutil.copy(registration, dest)
     return dest
 
 

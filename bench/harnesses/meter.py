@@ -6,7 +6,9 @@ known when a harness is killed at its time limit). It forwards any request to
 the upstream unchanged and streams the response back; for chat completions it
 reads ``usage`` from the JSON body, or from the server-sent events of a
 streamed response (falling back to llama.cpp's ``timings`` when a stream has
-no usage chunk).
+no usage chunk). It also counts the real tool calls in the responses (``tool_calls``
+in a message or in streamed deltas), so a harness's tool calls can be split into
+real ones and ones it recovered from text.
 
 Loopback only: it listens on 127.0.0.1 and forwards to the upstream URL given.
 """
@@ -46,6 +48,7 @@ class Meter:
             self.output_tokens = 0
             self.failed_calls = 0
             self.model_seconds = 0.0
+            self.native_tool_calls = 0
 
     def wait_idle(self, timeout: float = 10.0) -> bool:
         """Wait for in-flight calls to finish (e.g. after their agent was killed)."""
@@ -65,6 +68,7 @@ class Meter:
                 "output_tokens": self.output_tokens,
                 "failed_calls": self.failed_calls,
                 "model_seconds": round(self.model_seconds, 2),
+                "native_tool_calls": self.native_tool_calls,
             }
 
     def _begin(self):
@@ -73,9 +77,10 @@ class Meter:
             self.calls += 1
             self.inflight += 1
 
-    def _record(self, usage, seconds, ok):
+    def _record(self, usage, seconds, ok, tool_calls=0):
         with self._lock:
             self.inflight -= 1
+            self.native_tool_calls += tool_calls
             self.model_seconds += seconds
             if not ok:
                 self.failed_calls += 1
@@ -135,6 +140,7 @@ class Meter:
                 streamed = "text/event-stream" in (resp.getheader("Content-Type") or "")
                 usage, timings, buffer = None, None, b""
                 deltas = [0]  # streamed content chunks: ~1 token each on llama.cpp
+                call_keys: set = set()  # (choice, tool call index) of streamed tool calls
                 try:
                     while True:
                         chunk = resp.read1(65536) if streamed else resp.read(65536)
@@ -148,14 +154,19 @@ class Meter:
                             if streamed:
                                 *lines, buffer = buffer.split(b"\n")
                                 for line in lines:
-                                    usage, timings = _scan_sse(line, usage, timings, deltas)
+                                    usage, timings = _scan_sse(line, usage, timings, deltas,
+                                                               call_keys)
                     if is_chat and not streamed:
                         try:
-                            usage = json.loads(buffer).get("usage")
+                            body = json.loads(buffer)
+                            usage = body.get("usage")
+                            for n, choice in enumerate(body.get("choices") or []):
+                                calls = (choice.get("message") or {}).get("tool_calls") or []
+                                call_keys.update((n, i) for i in range(len(calls)))
                         except (ValueError, AttributeError):
                             usage = None
                     elif is_chat and buffer:
-                        usage, timings = _scan_sse(buffer, usage, timings, deltas)
+                        usage, timings = _scan_sse(buffer, usage, timings, deltas, call_keys)
                 except (BrokenPipeError, ConnectionResetError):
                     pass
                 finally:
@@ -167,7 +178,8 @@ class Meter:
                         elif not usage and deltas[0]:
                             # cut off mid-stream (agent killed): output so far, input unknown
                             usage = {"prompt_tokens": 0, "completion_tokens": deltas[0]}
-                        meter._record(usage, time.monotonic() - start, ok=resp.status < 400)
+                        meter._record(usage, time.monotonic() - start, ok=resp.status < 400,
+                                      tool_calls=len(call_keys))
 
             def _wait_for_upstream(self, conn) -> bool:
                 """Wait until the upstream answers; False if the client hung up first."""
@@ -199,7 +211,7 @@ class Meter:
             self._server = None
 
 
-def _scan_sse(line: bytes, usage, timings, deltas):
+def _scan_sse(line: bytes, usage, timings, deltas, call_keys=None):
     line = line.strip()
     if not line.startswith(b"data:"):
         return usage, timings
@@ -215,6 +227,12 @@ def _scan_sse(line: bytes, usage, timings, deltas):
             delta = choice.get("delta") or {}
             if delta.get("content") or delta.get("tool_calls"):
                 deltas[0] += 1
+            if call_keys is not None:
+                # A call's fragments share its index; the first one carries its id and name.
+                for call in delta.get("tool_calls") or []:
+                    if isinstance(call, dict):
+                        key = call.get("index", call.get("id"))
+                        call_keys.add((choice.get("index", 0), key))
         if event.get("usage"):
             usage = event["usage"]
         if event.get("timings"):

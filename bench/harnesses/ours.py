@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -9,6 +10,12 @@ from pathlib import Path
 from .base import REPO_ROOT, AgentRun, Harness, HarnessUnavailable, base_env, llm_user_dir, run_process
 
 LAUNCHER = Path(__file__).with_name("ours_launcher.py")
+# The id llm gives a tool call that has none: "tc_" + a lowercase ULID (llm.models
+# _ensure_tool_call_id). Calls the agent recovers from text (agent/textcalls.py, added in
+# CodingAgent.consume) are created without an id, so they get one of these; a real tool call
+# keeps the id the model made (llama.cpp: 32 letters and digits, no "_"; code-local: the same,
+# or call_N). The --json stream has no field saying which is which, so the id is the tell.
+LLM_ASSIGNED_ID = re.compile(r"tc_[0-9a-z]{26}")
 
 
 class OursHarness(Harness):
@@ -23,13 +30,13 @@ class OursHarness(Harness):
         if self.extra_args:
             self.description += " " + " ".join(self.extra_args)
 
-    def _env(self, user_dir: Path):
-        return base_env(LLM_USER_PATH=user_dir, PYTHONPATH=REPO_ROOT)
+    def _env(self, user_dir: Path, ctx):
+        return base_env(LLM_USER_PATH=user_dir, PYTHONPATH=REPO_ROOT, **ctx.env)
 
     def setup(self, ctx):
         probe = subprocess.run([self.python, "-P", str(LAUNCHER), "code", "--help"],
                                capture_output=True, text=True, timeout=120,
-                               env=self._env(ctx.llm_config_dir), cwd=REPO_ROOT)
+                               env=self._env(ctx.llm_config_dir, ctx), cwd=REPO_ROOT)
         if probe.returncode != 0 or "Usage" not in probe.stdout:
             raise HarnessUnavailable(
                 "`llm code` is not available from this checkout with "
@@ -49,7 +56,7 @@ class OursHarness(Harness):
         cmd = [self.python, "-P", str(LAUNCHER), "code", "-p", prompt, "--yolo", "--json",
                "-d", str(workdir), "-m", ctx.model, *self.extra_flags, *self.extra_args]
         stdout = log_dir / "events.jsonl"
-        rc, timed_out, _ = run_process(cmd, cwd=workdir, env=self._env(user_dir),
+        rc, timed_out, _ = run_process(cmd, cwd=workdir, env=self._env(user_dir, ctx),
                                        timeout=time_limit, stdout_path=stdout,
                                        stderr_path=log_dir / "stderr.txt")
         run = parse_events(stdout, rc, timed_out, log_dir / "stderr.txt")
@@ -68,7 +75,7 @@ def count_compactions(stderr_path: Path) -> int:
 
 def parse_events(path: Path, rc, timed_out, stderr_path: Path) -> AgentRun:
     """Turn the JSON Lines event stream into an AgentRun (tolerates a truncated stream)."""
-    tool_calls = tool_errors = 0
+    tool_calls = tool_errors = text_calls = 0
     final = None
     bad_lines = 0
     for line in Path(path).read_text(errors="replace").splitlines():
@@ -83,6 +90,7 @@ def parse_events(path: Path, rc, timed_out, stderr_path: Path) -> AgentRun:
         kind = event.get("type")
         if kind == "tool_call":
             tool_calls += 1
+            text_calls += is_text_form_call(event)
         elif kind == "tool_result":
             output = event.get("output")
             output = output if isinstance(output, str) else json.dumps(output)
@@ -90,7 +98,8 @@ def parse_events(path: Path, rc, timed_out, stderr_path: Path) -> AgentRun:
                 tool_errors += 1
         elif kind == "final":
             final = event
-    run = AgentRun(exit_code=rc, tool_calls=tool_calls, tool_errors=tool_errors)
+    run = AgentRun(exit_code=rc, tool_calls=tool_calls, tool_errors=tool_errors,
+                   text_tool_calls=text_calls)
     if bad_lines:
         run.extra["non_json_lines"] = bad_lines
     if final:
@@ -111,3 +120,9 @@ def parse_events(path: Path, rc, timed_out, stderr_path: Path) -> AgentRun:
         except OSError:
             pass
     return run
+
+
+def is_text_form_call(event: dict) -> bool:
+    """Whether a ``tool_call`` event is a call the agent recovered from the model's text."""
+    call_id = event.get("id")
+    return not call_id or bool(LLM_ASSIGNED_ID.fullmatch(str(call_id)))
