@@ -16,7 +16,7 @@ from prompt_toolkit.document import Document
 
 from conftest import Step, tool
 from llm_coding_agent.cli.completion import MAX_PATH_CANDIDATES, SessionCompleter, tool_model_ids
-from llm_coding_agent.cli.session import COMMANDS
+from llm_coding_agent.cli.session import Session
 
 
 def run(args, input=None):
@@ -58,7 +58,7 @@ def tree(project):
 
 
 def completer_for(root, models=("scripted", "gpt-4.1", "gpt-4.1-mini")):
-    return SessionCompleter(sorted(COMMANDS - {"q"}), root=lambda: root, model_ids=lambda: list(models))
+    return SessionCompleter([n for n in Session.builtin_command_names() if n != "q"], root=lambda: root, model_ids=lambda: list(models))
 
 
 def test_tab_completes_session_commands_after_bang_or_slash(project):

@@ -17,10 +17,14 @@ ALLOWED = {
     "config": set(),
     "tools": {"errors", "config"},
     "safety": {"tools", "errors", "config"},
-    "agent": {"safety", "tools", "errors", "config"},
+    # MCP servers, skills, custom commands, hooks, tools the agent writes: what users bring.
+    "integrations": {"safety", "tools", "errors", "config"},
+    "agent": {"integrations", "safety", "tools", "errors", "config"},
     "local": {"errors", "config"},
-    "cli": {"agent", "safety", "tools", "local", "errors", "config"},
-    "plugin": {"tools", "cli", "local"},
+    "cli": {"agent", "integrations", "safety", "tools", "local", "errors", "config"},
+    # `llm code web`: another front end beside cli/, on the public CodingAgent API.
+    "web": {"agent", "integrations", "safety", "tools", "local", "errors", "config", "cli"},
+    "plugin": {"tools", "cli", "local", "integrations"},
     "__init__": {"agent", "safety", "tools", "errors", "config"},
 }
 

@@ -24,13 +24,13 @@ from typing import Any, Callable, Iterable
 import llm
 
 from ..config import AgentConfig
-from ..errors import CodingAgentError
 from ..safety.approval import ApprovalPolicy
 from ..safety.rules import CommandRules, Verdict
 from ..tools import CODING_TOOL_PREFIX, CodingTools, short_tool_name
 from ..tools.paths import resolve_root
 from .calls import ToolCalls, wrap_tools
-from .context import ContextBudget, mechanical_summary, tools_overhead, truncate_results, window_for
+from .context import ContextBudget, tools_overhead, truncate_results, window_for
+from .history import HistoryAndUndo
 from .guards import UNAPPLIED_CODE_NUDGE, RepeatTracker, shows_unapplied_code
 from .logstore import conversation_root, db_path, log_response, logged_root
 from .mentions import attach_mentioned_files
@@ -76,7 +76,7 @@ class RunState:
     plan_nudged: bool = False
 
 
-class CodingAgent(ReviewedCalls, ToolCalls, VerifyWithTests, Planning):
+class CodingAgent(ReviewedCalls, ToolCalls, VerifyWithTests, Planning, HistoryAndUndo):
     """A coding agent for one project directory.
 
     ``approve`` governs mutating tools (``write_file``, ``edit_file``, ``execute_command`` and any
@@ -508,74 +508,7 @@ class CodingAgent(ReviewedCalls, ToolCalls, VerifyWithTests, Planning):
             self._notice("not attached (too large): " + ", ".join(attached.skipped))
         return attached.text
 
-    # -- context ----------------------------------------------------------------------------------
-
-    def history(self) -> list:
-        """The messages the next request builds on (the compacted form, once compacted)."""
-        if self._history_override is not None:
-            return list(self._history_override)
-        conversation = self.conversation
-        if conversation.responses:
-            last = conversation.responses[-1]
-            return list(last.prompt.messages) + list(last._messages_now())
-        return list(conversation.loaded_messages or [])
-
-    def context_tokens(self) -> tuple[int, str]:
-        """Tokens the current history takes: ("reported" by the model or "estimated")."""
-        count, how = self.context.last_request
-        if self._history_override is not None or not count:
-            return self.context.tokens(self.history()), "estimated"
-        return count, how
-
-    def compact(self, focus: str | None = None):
-        """Compact the history now (``!compact``); returns the CompactionReport (None if empty)."""
-        history = self.history()
-        if len(history) < 3:
-            return None
-        compacted, report = self.context.compact(
-            history, 0, self._summarize, force=True, focus=focus, pinned=self.pinned_context()
-        )
-        self._history_override = compacted
-        return report
-
-    def _summarize(self, text: str) -> str:
-        """Ask the model for a summary (no tools); a mechanical one if the model fails."""
-        try:
-            response = self.model.prompt(text, key=self.config.key, stream=False)
-            summary = response.text()
-            usage = response.usage()
-            self.usage.add(usage.input, usage.output)
-            if summary.strip():
-                return summary
-        except Exception as ex:  # a summary must never break the session
-            self._notice(f"the model could not summarise ({ex}); using a mechanical summary")
-        return mechanical_summary(text)
-
-    # -- undo, logging, notices -------------------------------------------------------------------
-
-    def undo(self):
-        """Restore the project to how it was before the last turn; returns an ``UndoResult``.
-
-        The model is told what was undone with the next prompt.
-        """
-        if self.undo_history is None:
-            raise AgentStateError("undo is off for this agent")
-        outcome = self.undo_history.undo()
-        self._notes.append(
-            "[Note from the system: the user undid your previous turn. " + outcome.summary()
-            + " Files are back as they were before that turn; re-read before editing.]"
-        )
-        # Our record of what the model last saw is void now.
-        self.coding_tools._seen.clear()
-        return outcome
-
-    def _snapshot(self, label: str) -> None:
-        if self.undo_history is None:
-            return
-        try:
-            self.undo_history.snapshot(label[:80])
-        except CodingAgentError as ex:
-            self._notice(f"undo unavailable for this turn: {ex}")
+    # -- logging, notices -----------------------------------------------------------------------
 
     def _log(self, response: llm.Response) -> None:
         if self.db is not None:

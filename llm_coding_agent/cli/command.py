@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import dataclasses
+import importlib
 import inspect
 import sys
 from typing import Callable
@@ -46,6 +47,12 @@ def config_options(config_class: type) -> Callable:
     return decorate
 
 
+#: ``llm code NAME ...`` runs another click command: NAME -> (module, attribute), imported when used.
+SUBCOMMANDS: dict[str, tuple[str, str]] = {
+    "stats": (".stats", "stats_command"),
+}
+
+
 #: Where the help text names the user's settings file; the real path replaces it when help is shown.
 _USER_SETTINGS = "<user settings>"
 
@@ -64,13 +71,13 @@ class CodeCommand(click.Command):
             formatter.write_text(text.replace(_USER_SETTINGS, str(user_settings_path())))
 
     def make_context(self, info_name, args, parent=None, **extra) -> click.Context:
-        if args and args[0] == "stats":
-            # `llm code stats`: a subcommand in all but name, so that `llm code "a task"` keeps its
-            # meaning (a group would take every first word for a command). `llm code -- stats`
+        if args and args[0] in SUBCOMMANDS:
+            # `llm code stats`...: subcommands in all but name, so that `llm code "a task"` keeps
+            # its meaning (a group would take every first word for a command). `llm code -- stats`
             # or `-p stats` gives the task "stats".
-            from .stats import stats_command
-
-            return stats_command.make_context(f"{info_name} stats", list(args[1:]), parent=parent, **extra)
+            module, attr = SUBCOMMANDS[args[0]]
+            command = getattr(importlib.import_module(module, __package__), attr)
+            return command.make_context(f"{info_name} {args[0]}", list(args[1:]), parent=parent, **extra)
         args = _flags_before_print(list(args))
         wants_json = "--json" in args
         try:

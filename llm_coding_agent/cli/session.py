@@ -26,6 +26,7 @@ from .local import local_notice, missing_key_message, model_lacks_key, prepare_l
 from .messages import declined_advice, recap, resume_hint, stop_message
 from .live import turn_status
 from .plan_ui import PlanSession
+from .session_commands import SessionCommands, is_session_command
 from .sessions import ResumeSession
 from .ui import TerminalUI
 
@@ -39,31 +40,6 @@ EXIT_ERROR = 1
 EXIT_LIMIT = 3
 #: Exit status: Ctrl-C ended the run (128 + SIGINT, as shells report it).
 EXIT_INTERRUPTED = 130
-
-HELP = """\
-In-session commands (/help, /model... work as well as !help, !model...):
-  !help            this help
-  !quit, !exit     leave (Ctrl-D works too)
-  !yolo            toggle approving every tool call
-  !model [ID]      show or switch the model (history is kept)
-  !tokens          tokens used in this session (and cost where llm knows prices)
-  !output          the whole output of the last command (the screen shows its first and last lines)
-  !undo            restore the files to how they were before the last turn
-  !compact [focus] summarise the conversation so far to free context
-  !plan [task]     plan mode on/off: read-only until you approve the model's plan (y / e / n)
-  !clear           start a new conversation with the same settings
-  !resume          continue another of this directory's recent sessions (pick it by number)
-Messages: Enter sends; \\ then Enter, Esc then Enter, or Shift+Enter (in terminals that report it)
-starts a new line (piped input: end a line with \\ to continue). Tab completes commands, @file
-paths and !model ids. Approving a file change, e opens it in $VISUAL/$EDITOR to change it first.
-Ctrl-C cancels the running turn; Ctrl-C again at the prompt, or Ctrl-D, exits."""
-
-#: The names of the session commands, after ``!`` or ``/``.
-COMMANDS = frozenset({
-    "help", "quit", "exit", "q", "yolo", "model", "tokens", "output", "undo", "compact", "clear", "resume",
-    "plan",
-})
-
 
 class SessionError(CodingAgentError):
     """A problem that ends ``llm code`` with one line and exit status 1."""
@@ -81,14 +57,7 @@ def emit_event(event: dict) -> None:
     sys.stdout.flush()
 
 
-def _session_command(text: str) -> bool:
-    """``!anything``, or ``/`` and a command name (``/usr/bin/python is broken`` is a message)."""
-    if text.startswith("!"):
-        return True
-    return text.startswith("/") and text[1:].partition(" ")[0].lower() in COMMANDS
-
-
-class Session(PlanSession, ResumeSession):
+class Session(SessionCommands, PlanSession, ResumeSession):
     """One ``llm code`` session, configured by the options the command line gave (a layer of
     :class:`~llm_coding_agent.config.SessionConfig` values) over the settings files."""
 
@@ -395,7 +364,7 @@ class Session(PlanSession, ResumeSession):
 
     def run_interactive(self, first_prompt: str | None) -> int:
         self._header()
-        self.ui.set_completion(commands=sorted(COMMANDS - {"q"}), root=lambda: self.agent.root)
+        self.ui.set_completion(commands=[n for n in self.command_names() if n != "q"], root=lambda: self.agent.root)
         if self.config.continues:
             self._continued()
         if first_prompt and first_prompt.strip():
@@ -427,7 +396,7 @@ class Session(PlanSession, ResumeSession):
                 text, pending = pending.strip(), None
                 if not text:
                     continue
-                if _session_command(text):
+                if is_session_command(text, self.command_names()):
                     if self._command(text) == "quit":
                         return
                     continue
@@ -497,76 +466,3 @@ class Session(PlanSession, ResumeSession):
             self.agent.model.model_id, self.agent.root, mode,
             self.agent.coding_tools._sandbox_status(), self.agent.conversation_id,
         )
-
-    # -- ! and / commands -------------------------------------------------------------------------
-
-    def _command(self, text: str) -> str | None:
-        """Run ``!name [arg]`` (or ``/name [arg]``); "quit" when the session should end."""
-        name, _, arg = text[1:].partition(" ")
-        name, arg = name.lower(), arg.strip()
-        if name in ("quit", "exit", "q"):
-            return "quit"
-        if name == "help":
-            self.ui.notice(HELP, style="")
-        elif name == "yolo":
-            policy = self.agent.policy
-            policy.yolo = not policy.yolo
-            self.ui.notice("yolo on: every tool call is approved (deny rules still apply)" if policy.yolo
-                           else "yolo off: changes and commands ask first")
-        elif name == "model":
-            if not arg:
-                self.ui.notice(f"model: {self.agent.model.model_id}", style="")
-            else:
-                try:
-                    self.agent.set_model(self._model(arg))
-                    self.ui.notice(f"switched to {self.agent.model.model_id}; history kept", style="")
-                except SessionError as ex:
-                    self.ui.error(str(ex))
-        elif name == "tokens":
-            self.ui.notice(self._tokens_report(), style="")
-        elif name == "output":
-            if self._last_output is None:
-                self.ui.notice("no command has run in this session yet", style="")
-            else:
-                self.ui.show_output(self._last_output)
-        elif name == "undo":
-            try:
-                outcome = self.agent.undo()
-                self.ui.notice(outcome.summary(), style="")
-            except CodingAgentError as ex:
-                self.ui.error(str(ex))
-        elif name == "compact":
-            report = self.agent.compact(arg or None)
-            self.ui.notice(report.describe() if report else "nothing to compact yet", style="")
-        elif name == "clear":
-            self.agent = self._make_agent(fresh=True)
-            self.ui.notice(f"new conversation {self.agent.conversation_id}", style="")
-        elif name == "resume":
-            self._switch_conversation()
-        elif name == "plan":
-            self._plan_command(arg)
-        else:
-            self.ui.error(f"unknown command !{name}; !help lists them")
-        return None
-
-    def _tokens_report(self) -> str:
-        agent = self.agent
-        usage = agent.usage
-
-        def fmt(n):
-            return "not reported" if n is None else f"{n:,}"
-
-        in_context, how = agent.context_tokens()
-        saved = sum(r.saved for r in agent.context.compactions)
-        lines = [
-            f"context: {in_context:,} tokens ({how}) of a {agent.context.window:,}-token window"
-            f" (compaction at {agent.context.limit:,})",
-            f"session tokens: input {fmt(usage.input)}, output {fmt(usage.output)}",
-            f"compactions: {len(agent.context.compactions)}, about {saved:,} tokens saved",
-            f"model {agent.model.model_id}; llm has no price data, so no cost is shown",
-        ]
-        if agent.config.max_tokens:
-            lines.append(f"budget: --max-tokens {agent.config.max_tokens:,}")
-        return "\n".join(lines)
-
-
