@@ -295,7 +295,7 @@ def stream_local(model, template: str, system: str, user: str, tools: list | Non
 
 
 def throughput(model, api_base: str, template: str, code: str, runs: int, counter: list) -> dict:
-    """Alternating code-local / server runs; each run's prompt starts with a new run number."""
+    """Alternating code-local / server runs; each pair's prompt starts with a new run number."""
     tools_json, tools_llm = tool_schemas(), llm_tools()
     # Warm-up: a short prompt loads code-local's model and wakes the server.
     warm = SYSTEM.format(run=f"warm-up {RUN_ID}")
@@ -304,11 +304,12 @@ def throughput(model, api_base: str, template: str, code: str, runs: int, counte
                              {"role": "user", "content": "Say hi."}], None, 4)
     results: dict[str, list] = {"ours": [], "server": []}
     for i in range(runs):
+        # One new prompt per pair: each side has its own cache, and both answering the same
+        # prompt lets their texts be compared. RUN_ID: the server keeps old prompts in RAM.
+        counter[0] += 1
+        system = SYSTEM.format(run=f"{counter[0]} of session {RUN_ID}")
+        user = f"```python\n{code}\n```\n\n{REQUEST}"
         for side in ("ours", "server"):
-            counter[0] += 1
-            # unique across invocations too: the server keeps old prompts in its RAM cache
-            system = SYSTEM.format(run=f"{counter[0]} of session {RUN_ID}")
-            user = f"```python\n{code}\n```\n\n{REQUEST}"
             log(f"  [{template}] run {i + 1}/{runs}: {side}")
             wait_until_alone(WAITED)
             if side == "ours":

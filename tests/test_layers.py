@@ -80,7 +80,7 @@ def test_no_module_over_600_lines(path):
     assert lines <= 600, f"{lines} lines"
 
 
-@pytest.mark.parametrize("layer", ["tools", "safety", "agent", "cli"])
+@pytest.mark.parametrize("layer", ["tools", "safety", "integrations", "agent", "cli"])
 def test_each_layer_says_what_lives_there_and_what_it_may_import(layer):
     doc = ast.get_docstring(ast.parse((PACKAGE / layer / "__init__.py").read_text()))
     assert doc and "What lives here" in doc and "May import" in doc
