@@ -25,7 +25,9 @@ from llm_coding_agent.agent.verify import (
     outcome_of_test_run,
 )
 
-SMALL_FIELDS = ["lenient_edits", "check_edits", "prefer_whole_file", "repair_call_json", "verify_with_tests"]
+SMALL_FIELDS = [
+    "lenient_edits", "check_edits", "prefer_whole_file", "repair_call_json", "verify_with_tests", "locate_definitions",
+]
 NUDGE = "For a file this small, you can also call write_file with the complete new content."
 
 

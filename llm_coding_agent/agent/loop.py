@@ -33,7 +33,7 @@ from .context import ContextBudget, tools_overhead, truncate_results, window_for
 from .history import HistoryAndUndo
 from .guards import UNAPPLIED_CODE_NUDGE, RepeatTracker, shows_unapplied_code
 from .logstore import conversation_root, db_path, log_response, logged_root
-from .mentions import attach_mentioned_files
+from .mentions import attach_mentioned_files, defining_paths, mentioned_paths
 from .planning import PlanApprover, Planning
 from .profiles import described_tools, next_step_hint, profile_for
 from .prompts import system_prompt
@@ -495,15 +495,20 @@ class CodingAgent(ReviewedCalls, ToolCalls, VerifyWithTests, Planning, HistoryAn
                 return None  # not a file in the project, or the model has its content already
             return state[1].st_size
 
+        locate = None
+        if self.profile.locate_definitions and not any(tools._file_state(p) for p in mentioned_paths(prompt)):
+            locate = lambda request: defining_paths(request, tools.search_files)  # noqa: E731
         attached = attach_mentioned_files(
             prompt,
             read=lambda path, offset, limit: tools.read_file(path, offset, limit),
             size_to_attach=size_to_attach,
             # About a quarter of the window (4 characters per token).
             max_chars=min(60_000, self.context.window),
+            locate=locate,
         )
         if attached.files:
-            self._notice("attached " + ", ".join(attached.files) + " (named in the request)")
+            why = "they define what the request names" if attached.located else "named in the request"
+            self._notice("attached " + ", ".join(attached.files) + f" ({why})")
         if attached.skipped:
             self._notice("not attached (too large): " + ", ".join(attached.skipped))
         return attached.text

@@ -12,7 +12,9 @@ import re
 from dataclasses import dataclass, field
 from typing import Callable
 
-__all__ = ["mentioned_paths", "Attachments", "attach_mentioned_files", "request_text"]
+__all__ = [
+    "mentioned_paths", "named_symbols", "defining_paths", "Attachments", "attach_mentioned_files", "request_text",
+]
 
 #: Files attached to one request at most.
 MAX_FILES = 5
@@ -44,6 +46,60 @@ def mentioned_paths(text: str) -> list[str]:
     return found
 
 
+_WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*(\()?")
+#: Symbols looked up at most (one search for all of them).
+MAX_SYMBOLS = 20
+
+
+def named_symbols(text: str) -> list[str]:
+    """Words of ``text`` that name code rather than speak English: ``snake_case``, ``camelCase``,
+    ``CamelCase`` with a second capital, or a word called like ``name(``. ``obj.method`` gives
+    ``method``. In order, without duplicates."""
+    found: list[str] = []
+    for match in _WORD.finditer(text):
+        dotted = match.group(0).rstrip("(")
+        word = dotted.rsplit(".", 1)[-1]
+        called = match.group(1) is not None
+        codelike = (
+            "_" in word
+            or "." in dotted and not dotted.endswith(".")
+            or any(c.isupper() for c in word[1:]) and any(c.islower() for c in word)
+            or called
+        )
+        if codelike and len(word) >= 3 and word not in found:
+            found.append(word)
+    return found[:MAX_SYMBOLS]
+
+
+#: A definition of one of the names in ``{names}``, in Python, JavaScript/TypeScript, Go or Rust.
+_DEFINITION = r"^\s*(?:export\s+)?(?:pub\s+)?(?:async\s+)?(?:def|class|function|func|fn)\s+(?:{names})\b"
+_SEARCH_HIT = re.compile(r"^(.+?):\d+:", re.MULTILINE)
+#: Prose files, whose "def name" lines are examples rather than definitions.
+_PROSE = (".md", ".rst", ".txt", ".adoc", ".html")
+
+
+def defining_paths(prompt: str, search: Callable[[str], str]) -> list[str]:
+    """The files that define a function or class the request names (the localisation step for a
+    request that names no file: "top_words crashes" finds ``wordfreq.py``).
+
+    ``search(regex)`` is ``CodingTools.search_files`` (confined, ignore rules applied); its
+    ``path:line: text`` lines are read back. Files in order of the first hit, at most
+    :data:`MAX_FILES`.
+    """
+    symbols = named_symbols(prompt)
+    if not symbols:
+        return []
+    output = search(_DEFINITION.format(names="|".join(re.escape(s) for s in symbols)))
+    if output.startswith("Error:"):
+        return []
+    paths: list[str] = []
+    for match in _SEARCH_HIT.finditer(output):
+        path = match.group(1)
+        if path not in paths and not path.lower().endswith(_PROSE):
+            paths.append(path)
+    return paths[:MAX_FILES]
+
+
 @dataclass
 class Attachments:
     """What :func:`attach_mentioned_files` attached (``files``) and left out (``skipped``)."""
@@ -51,6 +107,8 @@ class Attachments:
     text: str = ""
     files: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
+    #: The files were found by :func:`defining_paths`, not named.
+    located: bool = False
 
 
 def attach_mentioned_files(
@@ -58,6 +116,7 @@ def attach_mentioned_files(
     read: Callable[[str, int, int], str],
     size_to_attach: Callable[[str], int | None],
     max_chars: int,
+    locate: Callable[[str], list[str]] | None = None,
 ) -> Attachments:
     """Numbered contents of the existing files ``prompt`` names.
 
@@ -65,12 +124,17 @@ def attach_mentioned_files(
     size of a mentioned file worth attaching, or None for anything else (not a regular file in
     the project, or one whose current content the model already has). ``max_chars`` bounds all
     files together; a file that does not fit is named in ``skipped`` and not read (the model can
-    read it itself).
+    read it itself). ``locate(prompt)``, when given, names more files to attach when the request
+    names none (:func:`defining_paths`); it replaces the mentioned paths.
     """
     result = Attachments()
     blocks: list[str] = []
     used = 0
-    for path in mentioned_paths(prompt)[:MAX_CANDIDATES]:
+    candidates = mentioned_paths(prompt)[:MAX_CANDIDATES]
+    located = False
+    if locate is not None:
+        candidates, located = locate(prompt), True
+    for path in candidates:
         if len(result.files) >= MAX_FILES:
             break
         size = size_to_attach(path)
@@ -87,10 +151,13 @@ def attach_mentioned_files(
         blocks.append(block)
         result.files.append(path)
     if blocks:
+        what = ("or the files that define what it names (found by a search)" if located
+                else "as they are now")
         result.text = (
-            "[The files named in the request below, as they are now (numbered like read_file; "
+            f"[The files named in the request below, {what} (numbered like read_file; "
             "no need to read them again):]\n" + "\n".join(blocks) + "\n\n"
         )
+        result.located = located
     return result
 
 

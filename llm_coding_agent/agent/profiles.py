@@ -62,6 +62,11 @@ class ModelProfile:
     change, the agent runs them once itself (through the same approval and sandbox) and, if they
     fail, sends the failure back for the model to fix."""
 
+    locate_definitions: bool = False
+    """A request that names no file but names a function or class (``top_words crashes``) gets the
+    files defining it attached, found by one search (the localisation step of Agentless, done by
+    the harness: small models otherwise edit a guessed file or read the wrong one)."""
+
     def toolbox_options(self) -> dict[str, bool]:
         """The profile's choices that :class:`~llm_coding_agent.tools.CodingTools` applies itself
         (keyword arguments and attributes of the same names)."""
@@ -84,6 +89,7 @@ PROFILES = {
         prefer_whole_file=True,
         repair_call_json=True,
         verify_with_tests=True,
+        locate_definitions=True,
     ),
 }
 #: Values of the ``profile`` option.
