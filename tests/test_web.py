@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 import urllib.error
 import urllib.request
 
@@ -128,6 +129,33 @@ def test_real_http_on_127_0_0_1_applies_the_same_rules(project, model):
     finally:
         server.stop()
     assert model.prompts == []
+
+
+def test_stopping_the_server_ends_open_event_streams(project, model):
+    """A tab left open must not keep `llm code web` from stopping."""
+    model.script("Hello.")
+    server = WebServer(logs_db_path(), directory=str(project), port=0)
+    server.start_in_thread()
+    session = server.registry.start(str(project), "hi", model="scripted")
+    wait_for(session, "idle")
+    url = f"http://127.0.0.1:{server.port}/session/{session.conversation_id}/events?token={server.token}"
+    lines = []
+
+    def read():
+        with urllib.request.urlopen(url, timeout=30) as response:
+            for line in response:
+                lines.append(line)
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    for _ in range(300):  # until the stream has delivered the answer
+        if any(b"Hello." in line for line in lines):
+            break
+        time.sleep(0.1)
+    server.stop()
+    reader.join(timeout=20)
+    assert not reader.is_alive() and not server._thread.is_alive()
+    assert any(b"Hello." in line for line in lines)
 
 
 # -- running tasks --------------------------------------------------------------------------------
@@ -335,4 +363,3 @@ def test_the_command_prints_the_url_and_serves(project, monkeypatch):
     result = CliRunner().invoke(cli, ["code", "web", "--port", "0", "-d", str(project)])
     assert result.exit_code == 0, result.output
     assert served["status"] == 200 and served["url"] in result.output
-    assert threading.active_count() >= 1

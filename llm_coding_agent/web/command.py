@@ -55,4 +55,8 @@ def web_command(directory, port, model, sandbox, open_browser):
     if open_browser and not os.environ.get("SSH_CONNECTION"):
         webbrowser.open(server.url)
     sys.stdout.flush()
-    server.serve()
+    try:
+        server.serve()
+    except KeyboardInterrupt:  # uvicorn shut down cleanly, then passed Ctrl-C on
+        pass
+    click.echo("llm code web: stopped", err=True)

@@ -20,7 +20,7 @@ import llm
 
 from ..agent import AgentStateError, CodingAgent, ModelError
 from ..agent.loop import logged_root
-from ..agent.mentions import request_text
+from ..cli.messages import request_text
 from ..cli.messages import stop_message
 from ..config import AgentConfig
 from ..errors import CodingAgentError
@@ -294,6 +294,7 @@ class SessionRegistry:
         self.defaults = dict(defaults or {})
         self.sessions: dict[str, LiveSession] = {}
         self.lock = threading.Lock()
+        self.loading = threading.Lock()
 
     def _arguments(self, root: str, model: str | None) -> tuple[dict, list[str]]:
         try:
@@ -349,18 +350,26 @@ class SessionRegistry:
             found = self.sessions.get(conversation_id)
         if found is not None:
             return found
-        db = open_logs(self.logs_path)
-        root = logged_root(conversation_id, db)
-        if root is None:
-            raise WebError("no llm code session with that id whose project directory still exists")
+        with self.loading:  # the page and its event stream may ask at once: load it once
+            with self.lock:
+                found = self.sessions.get(conversation_id)
+            if found is not None:
+                return found
+            db = open_logs(self.logs_path)
+            try:
+                root = logged_root(conversation_id, db)
+            finally:
+                db.conn.close()
+            if root is None:
+                raise WebError("no llm code session with that id whose project directory still exists")
 
-        def make(kwargs: dict) -> CodingAgent:
-            kwargs.pop("model", None)  # the model the conversation was logged with
-            return CodingAgent.load(conversation_id, **kwargs)
+            def make(kwargs: dict) -> CodingAgent:
+                kwargs.pop("model", None)  # the model the conversation was logged with
+                return CodingAgent.load(conversation_id, **kwargs)
 
-        session = self._build(make, root, None)
-        session.replay_history()
-        return session
+            session = self._build(make, root, None)
+            session.replay_history()
+            return session
 
     def live(self) -> list[LiveSession]:
         with self.lock:
