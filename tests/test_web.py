@@ -363,3 +363,47 @@ def test_the_command_prints_the_url_and_serves(project, monkeypatch):
     result = CliRunner().invoke(cli, ["code", "web", "--port", "0", "-d", str(project)])
     assert result.exit_code == 0, result.output
     assert served["status"] == 200 and served["url"] in result.output
+
+
+def test_several_sessions_wait_at_once_and_are_answered_separately(project, model):
+    readme = tool("edit_file", path="README.md", old_string="# Demo", new_string="# Demo app")
+    client, registry = make_client(project)
+    model.script(Step(tool_calls=[EDIT]))
+    first = registry.get(post(client, "/start", {"directory": str(project), "task": "fix add", "model": "scripted"}).json()["id"])
+    wait_for(first, "waiting")
+    model.script(Step(tool_calls=[readme]))
+    second = registry.get(post(client, "/start", {"directory": str(project), "task": "rename", "model": "scripted"}).json()["id"])
+    wait_for(second, "waiting")
+    assert first is not second and {s.state for s in registry.live()} == {"waiting"}
+    model.script("README renamed.")
+    post(client, f"/session/{second.conversation_id}/answer", {"id": second.agent.pending_tool_calls[0].tool_call_id, "answer": "approve"})
+    wait_for(second, "idle")
+    assert first.state == "waiting" and (project / "README.md").read_text() == "# Demo app\n"
+    assert "return a - b" in (project / "app.py").read_text()
+    model.script("add fixed.")
+    post(client, f"/session/{first.conversation_id}/answer", {"id": first.agent.pending_tool_calls[0].tool_call_id, "answer": "approve"})
+    wait_for(first, "idle")
+    assert "return a + b" in (project / "app.py").read_text()
+    index = client.get("/")
+    assert "fix add" in index.text and "rename" in index.text
+
+
+def test_the_web_uses_only_the_public_agent_api():
+    """No private attribute of an agent, and only names the agent modules export: the page is the
+    proof that the public API is enough for an application."""
+    import ast
+    import importlib
+    from pathlib import Path
+
+    import llm_coding_agent.web as web
+
+    for path in sorted(Path(web.__file__).parent.glob("*.py")):
+        tree = ast.parse(path.read_text())
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Attribute) and node.attr.startswith("_") and not node.attr.startswith("__"):
+                owner = ast.unparse(node.value)
+                assert "agent" not in owner.lower(), f"{path.name}: {owner}.{node.attr}"
+            if isinstance(node, ast.ImportFrom) and node.level == 2 and (node.module or "").startswith("agent"):
+                module = importlib.import_module(f"llm_coding_agent.{node.module}")
+                for alias in node.names:
+                    assert alias.name in module.__all__, f"{path.name} imports {node.module}.{alias.name}"
