@@ -323,6 +323,8 @@ def test_the_session_browser_lists_terminal_and_web_sessions(project, model):
     assert "waiting for approval" in page.text and "100 / 20" in page.text
     stats = client.get("/stats")
     assert stats.status_code == 200 and "<svg" in stats.text and "tasks per project" in stats.text
+    assert "<title>input: 100</title>" in stats.text and "<title>output: 20</title>" in stats.text
+    assert "1 session · 1 task" in stats.text
 
 
 def test_stats_and_sessions_pages_are_empty_without_logs(project):

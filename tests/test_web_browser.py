@@ -152,5 +152,5 @@ def test_the_session_browser_and_stats_pages_render(browser, servers, project, m
     row = wait(browser, seen.visibility_of_element_located((By.CSS_SELECTOR, "table.sessions tbody tr")))
     assert "look around" in row.text and "scripted" in row.text
     browser.get(f"http://127.0.0.1:{server.port}/stats")
-    assert wait(browser, seen.visibility_of_element_located((By.CSS_SELECTOR, "svg.chart")))
+    assert wait(browser, seen.visibility_of_element_located((By.CSS_SELECTOR, "figure.chart svg")))
     assert shutil.which(CHROMIUM)

@@ -13,7 +13,7 @@ from datetime import datetime
 from html import escape
 from typing import Any
 
-from ..cli.messages import first_line
+from ..cli.messages import first_line, plural
 from ..cli.metrics import read_reviews, read_tasks, summarize
 from ..cli.sessions import age
 from ..cli.stats import cost_text, project_names
@@ -108,7 +108,7 @@ def bar_chart(title: str, labels: list[str], series: list[tuple[str, list[float]
     totals = [sum(values[i] for _, values in series) for i in range(len(labels))]
     top = max(totals, default=0) or 1
     height = 28 + len(labels) * (bar_h + gap) + 22
-    parts = [f"<svg class='chart' role='img' aria-label='{escape(title)}' width='{width}' height='{height}' "
+    parts = [f"<figure class='chart'><svg role='img' aria-label='{escape(title)}' width='{width}' height='{height}' "
              f"viewBox='0 0 {width} {height}' xmlns='http://www.w3.org/2000/svg'>",
              f"<text x='0' y='16' class='title'>{escape(title)}</text>"]
     room = width - label_w - 70
@@ -129,7 +129,7 @@ def bar_chart(title: str, labels: list[str], series: list[tuple[str, list[float]
         parts.append(f"<rect x='{x}' y='{legend_y - 10}' width='10' height='10' fill='{_COLOURS.get(name, '#607d8b')}'/>"
                      f"<text x='{x + 14}' y='{legend_y}' class='legend'>{escape(name)}</text>")
         x += 24 + 8 * len(name)
-    parts.append("</svg>")
+    parts.append("</svg></figure>")
     return "".join(parts)
 
 
@@ -161,7 +161,7 @@ def stats_html(db: Any, prices: dict) -> str:
         ]))
     reviews = overall["reviews"]
     facts = (
-        f"<p>{overall['sessions']} sessions · {overall['tasks']} tasks · cost {escape(cost_text(overall['cost_usd']))}"
+        f"<p>{plural(overall['sessions'], 'session')} · {plural(overall['tasks'], 'task')} · cost {escape(cost_text(overall['cost_usd']))}"
         + (f" · reviews: {reviews['auto_approved']} approved alone, {reviews['overrides']} overridden, "
            f"{reviews['reviewed']} in all" if reviews["reviewed"] else "")
         + "</p>"
