@@ -19,11 +19,11 @@ through the callbacks it is given (``approve``, ``on_text``, ``on_tool_start``, 
 
 from __future__ import annotations
 
-from .calls import EditedContent
+from .calls import CallPreview, EditedContent
 from .loop import AgentResult, AgentStateError, CodingAgent, ModelError, TokenUsage
 from .planning import Plan, PlanAnswer, mark_read_only
 
 __all__ = [
-    "AgentResult", "AgentStateError", "CodingAgent", "EditedContent", "ModelError", "Plan", "PlanAnswer",
+    "AgentResult", "AgentStateError", "CallPreview", "CodingAgent", "EditedContent", "ModelError", "Plan", "PlanAnswer",
     "TokenUsage", "mark_read_only",
 ]

@@ -9,6 +9,7 @@ its ``on_tool_start``/``on_tool`` callbacks.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any, Iterable
 
@@ -25,7 +26,7 @@ from .guards import RepeatTracker
 from .results import AgentResult
 from .reviewer import declined_reason
 
-__all__ = ["ToolCalls", "EditedContent", "argument_problem", "wrap_tools"]
+__all__ = ["ToolCalls", "CallPreview", "EditedContent", "argument_problem", "wrap_tools"]
 
 _COMMAND_TOOL = f"{CODING_TOOL_PREFIX}execute_command"
 
@@ -40,12 +41,64 @@ class EditedContent:
     content: str
 
 
+@dataclass
+class CallPreview:
+    """What an approver shows for one tool call, computed without running it
+    (:meth:`ToolCalls.preview_call`; an application with no terminal shows this for a paused run's
+    ``pending_tool_calls``)."""
+
+    #: The tool the call names (its real name; the name as called when no tool has it).
+    tool_name: str
+    #: A one-line question: ``Edit app.py?``, ``Run pytest -q?``.
+    title: str
+    #: The unified diff of a file change, ``$ command`` for a command, else the JSON arguments.
+    preview: str
+    #: Whether the call writes or edits a file (``preview`` is then a diff).
+    is_file_change: bool
+    #: The approval policy's verdict and its reason (the command rules' verdict for a command).
+    decision: ApprovalDecision
+    #: What answering "always" would allow for the session (None: nothing safe to generalise).
+    always: str | None
+
+    @property
+    def needs_answer(self) -> bool:
+        """Whether the user must answer this call (the policy neither allows nor refuses it)."""
+        return self.decision.verdict is Verdict.ASK
+
+
 class ToolCalls:
     """The per-call machinery of :class:`~llm_coding_agent.CodingAgent`."""
 
     tools: list[llm.Tool]
     _pending: list[llm.ToolCall]
     _sandbox_asked: bool
+
+    def preview_call(self, call: llm.ToolCall) -> CallPreview:
+        """What ``call`` would do and what the policy says about it, for an approval screen."""
+        name = self._resolve_tool_name(call.name) or str(call.name)
+        arguments = call.arguments if isinstance(call.arguments, dict) else {}
+        short = short_tool_name(name)
+        known = self._tool(name) is not None
+        if known and name.startswith(CODING_TOOL_PREFIX) and short in (*FILE_CHANGING_TOOLS, "execute_command"):
+            preview = self.coding_tools._preview(short, arguments)
+        else:
+            preview = json.dumps(arguments, indent=2, default=str)
+        decision = self.decide(call)
+        verb = {"write_file": "Write", "edit_file": "Edit", "execute_command": "Run"}.get(short, "Call")
+        subject = arguments.get("path") or arguments.get("command") or name
+        always = None if decision.destructive or not known else self.policy.always_description(name, arguments)
+        return CallPreview(
+            tool_name=name, title=f"{verb} {subject}?", preview=preview,
+            is_file_change=known and short in FILE_CHANGING_TOOLS, decision=decision, always=always,
+        )
+
+    def allow_always(self, call: llm.ToolCall) -> str | None:
+        """The user's "always" for calls like ``call`` this session (as ``a`` in ``llm code``);
+        returns what is now allowed (None when nothing safe could be)."""
+        name = self._resolve_tool_name(call.name)
+        if name is None or self.decide(call).destructive:
+            return None
+        return self.policy.remember_always(name, call.arguments if isinstance(call.arguments, dict) else {})
 
     def decide(self, call: llm.ToolCall) -> ApprovalDecision:
         """The approval policy's verdict for ``call``. Calls that cannot run (unknown tool, bad
@@ -132,7 +185,10 @@ class ToolCalls:
                 return self._error(call, error)
             if preapproved is not None:
                 if call.tool_call_id not in preapproved:
-                    return self._cancelled(call, "the user declined this call")
+                    reason = self._decline_reasons.get(call.tool_call_id or "")
+                    return self._cancelled(
+                        call, declined_reason(llm.CancelToolCall(reason)) if reason else "the user declined this call"
+                    )
             else:
                 try:
                     answer = self.ask(tool, resolved)

@@ -178,6 +178,7 @@ class CodingAgent(ReviewedCalls, ToolCalls, VerifyWithTests, Planning, HistoryAn
         self._history_override: list | None = None
         self._budget_warned = False
         self._pending: list[llm.ToolCall] = []
+        self._decline_reasons: dict[str, str] = {}  # resume(reasons=...): why the user declined
         self._unsent_results: list[llm.ToolResult] = []
         self._notes: list[str] = []
         self._sandbox_asked = False
@@ -266,9 +267,10 @@ class CodingAgent(ReviewedCalls, ToolCalls, VerifyWithTests, Planning, HistoryAn
         system = system_prompt(self.root, self.config.system, compact=self.profile.compact_prompt) if first else None
         return self._drive(self.send(prompt, system=system, tool_results=results), result, request)
 
-    def resume(self, approve: bool | Iterable[str] | None = True) -> AgentResult:
+    def resume(self, approve: bool | Iterable[str] | None = True, reasons: dict[str, str] | None = None) -> AgentResult:
         """Continue a paused run: ``True`` approves the pending calls, ``False`` declines them all,
-        a set of tool call ids approves just those (the rest are declined)."""
+        a set of tool call ids approves just those (the rest are declined). ``reasons``: tool call
+        id → why the user declined that call, told to the model with the refusal."""
         if not self._pending:
             raise AgentStateError("nothing to resume: the agent is not paused")
         calls, self._pending = self._pending, []
@@ -280,6 +282,7 @@ class CodingAgent(ReviewedCalls, ToolCalls, VerifyWithTests, Planning, HistoryAn
         else:
             approved = set(approve)
         result = AgentResult()
+        self._decline_reasons = dict(reasons or {})
         results = earlier + self.execute_all(calls, result, preapproved=approved)
         if self._stopped_mid_batch(result, results):
             return result

@@ -50,6 +50,7 @@ def config_options(config_class: type) -> Callable:
 #: ``llm code NAME ...`` runs another click command: NAME -> (module, attribute), imported when used.
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "stats": (".stats", "stats_command"),
+    "web": ("..web.command", "web_command"),
 }
 
 
@@ -129,6 +130,7 @@ def code_command(prompt, **params):
     llm code -p "..." --json              JSON Lines events: text, tool_call, tool_result, final
     llm code --reviewer gpt-4.1-mini      a second model reviews file changes first
     llm code stats [--since DATE] [--json]  task metrics from the logs (see llm code stats --help)
+    llm code web [-d DIR] [--port N]      sessions and approvals in the browser
     llm code --plan "add caching"         plan first: read-only until you approve the plan
 
     Mutating tools (edits, writes, commands) ask first, showing the diff or the command.

@@ -1,4 +1,5 @@
-"""Unified diffs for the terminal: old/new line numbers in a gutter, long lines cropped with a
+"""Unified diffs for the terminal (and, through parse_diff, edited_pairs and changed_spans, for
+`llm code web`): old/new line numbers in a gutter, long lines cropped with a
 ``…`` at the terminal width (not wrapped into the next line), and the changed characters inside
 a changed line highlighted, so a one-character edit is easy to spot.
 
@@ -12,7 +13,7 @@ from difflib import SequenceMatcher
 
 from rich.text import Text
 
-__all__ = ["diff_texts", "changed_spans"]
+__all__ = ["diff_texts", "changed_spans", "parse_diff", "edited_pairs"]
 
 _HUNK = re.compile(r"^@@ -(\d+)(?:,\d+)? \+(\d+)(?:,\d+)? @@")
 #: Below this similarity a -/+ pair is a rewrite, not an edit: nothing is highlighted inside it.
@@ -38,7 +39,7 @@ def changed_spans(old: str, new: str) -> tuple[list[tuple[int, int]], list[tuple
     return removed, added
 
 
-def _parse(diff: str) -> list[tuple[str, str, int | None, int | None]]:
+def parse_diff(diff: str) -> list[tuple[str, str, int | None, int | None]]:
     """(kind, text, old number, new number) per line; kind is -, +, space, @ or h (a header)."""
     rows = []
     old = new = 0
@@ -66,7 +67,7 @@ def _parse(diff: str) -> list[tuple[str, str, int | None, int | None]]:
     return rows
 
 
-def _pairs(rows) -> dict[int, int]:
+def edited_pairs(rows) -> dict[int, int]:
     """Row index of each removed line → the added line it became (a run of n removed lines
     followed by a run of n added lines is read as n edited lines)."""
     pairs: dict[int, int] = {}
@@ -92,11 +93,11 @@ def diff_texts(diff: str, width: int | None = None) -> list[Text]:
     ``width``: the terminal width, so that a change beyond it is scrolled into view (the line
     then begins with ``…``); None leaves every line from its start.
     """
-    rows = _parse(diff)
+    rows = parse_diff(diff)
     numbers = [n for _, _, o, w in rows for n in (o, w) if n is not None]
     digits = len(str(max(numbers))) if numbers else 1
     highlights: dict[int, list[tuple[int, int]]] = {}
-    for removed, added in _pairs(rows).items():
+    for removed, added in edited_pairs(rows).items():
         spans = changed_spans(rows[removed][1], rows[added][1])
         if spans:
             highlights[removed], highlights[added] = spans
