@@ -80,9 +80,9 @@ def agent_for(project, hooks: dict, *, sandbox: str = "off", approve=True, notic
 
 
 def tool_outputs(model) -> list[str]:
-    """The tool results the model was sent, in order."""
+    """The tool results the model was sent, in order (the last request holds the whole history)."""
     return [
-        p.output for prompt in model.prompts for m in prompt.messages for p in m.parts
+        p.output for m in model.prompts[-1].messages for p in m.parts
         if hasattr(p, "output") and p.output is not None
     ]
 

@@ -122,8 +122,8 @@ class WrittenTools:
         arguments = ", ".join(f'"{p}": <{s.get("type", "any")}>' for p, s in tool.input_schema["properties"].items())
         return (
             f"{'Replaced' if replaced else 'Created'} the tool {name} ({TOOLS_DIR}/{name}.py). Call it as "
-            f"{name} with {{{arguments}}}. It runs in a separate sandboxed process; the user is asked "
-            "before each call unless they mark it read-only."
+            f"{name} with {{{arguments}}}. It runs in a separate process (sandboxed like commands); the "
+            "user is asked before each call unless they mark it read-only."
         )
 
     def _register_user_tool(self, tool: UserTool) -> llm.Tool:

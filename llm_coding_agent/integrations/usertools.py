@@ -299,8 +299,10 @@ def save_tool(root: Path, name: str, description: str, code: str) -> UserTool:
 
 
 def run_tool(tool: UserTool, arguments: dict, *, root: Path, sandbox: SandboxConfig | None,
-             timeout: float = TOOL_TIMEOUT) -> str:
-    """Call the tool in its own process; its result, or an ``Error:`` saying what went wrong."""
+             timeout: float | None = None) -> str:
+    """Call the tool in its own process (at most ``timeout`` seconds, default
+    :data:`TOOL_TIMEOUT`); its result, or an ``Error:`` saying what went wrong."""
+    timeout = timeout or TOOL_TIMEOUT
     if sandbox is not None and tool.read_only:
         sandbox = SandboxConfig(sandbox.root, network=sandbox.network, read_only=True)
     env = child_environment(os.environ)
