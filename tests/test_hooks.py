@@ -305,9 +305,10 @@ def test_unsupported_events_and_types_are_reported_not_fatal(project):
 # -- through the CLI, with trust -------------------------------------------------------------------
 
 
-def run_cli(project, *args):
+def run_cli(project, *args, input=None):
     return CliRunner().invoke(
-        cli, ["code", "-m", "scripted", "-d", str(project), "--sandbox", "off", *args], catch_exceptions=False,
+        cli, ["code", "-m", "scripted", "-d", str(project), "--sandbox", "off", *args], input=input,
+        catch_exceptions=False,
     )
 
 
@@ -355,3 +356,24 @@ def test_cli_reports_a_bad_hooks_setting_in_one_line(model, project):
     assert result.exit_code == 1
     assert result.stderr.strip().startswith("Error: hooks.PreToolUse[0].matcher")
     assert "Traceback" not in result.output
+
+
+def test_trusted_project_hooks_run_after_the_users(project):
+    from llm_coding_agent.safety.settings import load_settings
+
+    write_settings(user_settings_path(), {"hooks": hook("Stop", "echo user")})
+    path = project_settings_path(project)
+    write_settings(path, {"hooks": {**hook("Stop", "echo project"), **hook("PreToolUse", "echo pre", "Bash")}})
+    untrusted = load_settings(project)
+    assert untrusted.hooks == hook("Stop", "echo user") and "hooks" in untrusted.project_pending
+    trust_file(path)
+    trusted = load_settings(project)
+    assert [e["hooks"][0]["command"] for e in trusted.hooks["Stop"]] == ["echo user", "echo project"]
+    assert trusted.hooks["PreToolUse"][0]["matcher"] == "Bash"
+
+
+def test_hooks_command_lists_them(model, project):
+    write_settings(user_settings_path(), {"hooks": hook("PostToolUse", "ruff format .", "write_file|edit_file", 30)})
+    result = run_cli(project, input="!hooks\n!quit\n")
+    assert result.exit_code == 0, result.output
+    assert "PostToolUse [write_file|edit_file]: ruff format .  (timeout 30 s)" in result.stdout

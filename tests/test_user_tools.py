@@ -256,3 +256,15 @@ def test_cli_headless_skips_untrusted_tool_files_and_interactive_asks(model, pro
     assert "+def count_lines(path: str" in result.stdout  # the code was shown before trusting it
     assert "count_lines" in {t.name for t in model.prompts[-1].tools}
     assert is_trusted(folder / "count_lines.py")
+
+
+def test_an_untrusted_project_file_can_still_turn_create_tool_off(model, project):
+    from llm_coding_agent.safety.settings import load_settings, project_settings_path
+
+    path = project_settings_path(project)
+    path.parent.mkdir(parents=True)
+    path.write_text(json.dumps({"create_tool": False}))
+    assert load_settings(project).create_tool is False  # tightening: applies untrusted
+    model.script("ok")
+    assert run_cli(project, "-p", "hi").exit_code == 0
+    assert "create_tool" not in {t.name for t in model.prompts[-1].tools}
