@@ -377,3 +377,23 @@ def test_hooks_command_lists_them(model, project):
     result = run_cli(project, input="!hooks\n!quit\n")
     assert result.exit_code == 0, result.output
     assert "PostToolUse [write_file|edit_file]: ruff format .  (timeout 30 s)" in result.stdout
+
+
+@pytest.mark.parametrize("answer", [
+    {"decision": "block", "reason": "no edits on Fridays"},
+    {"hookSpecificOutput": {"hookEventName": "PreToolUse", "permissionDecision": "deny",
+                            "permissionDecisionReason": "no edits on Fridays"}},
+])
+def test_claude_codes_json_answers_block_too(model, project, answer):
+    command = f"echo {shlex.quote(json.dumps(answer))}"
+    model.script(Step(tool_calls=[tool("write_file", path="x.txt", content="x")]), "ok")
+    agent_for(project, hook("PreToolUse", command, "Write")).run("write")
+    assert not (project / "x.txt").exists()
+    assert tool_outputs(model)[0] == "Error: blocked by hook: no edits on Fridays"
+
+
+def test_json_additional_context_goes_with_the_request(model, project):
+    answer = {"hookSpecificOutput": {"hookEventName": "UserPromptSubmit", "additionalContext": "branch: main"}}
+    model.script("ok")
+    agent_for(project, hook("UserPromptSubmit", f"echo {shlex.quote(json.dumps(answer))}")).run("hi")
+    assert "branch: main" in model.prompts[0].prompt and "hookSpecificOutput" not in model.prompts[0].prompt

@@ -19,7 +19,10 @@ and gets one JSON object on stdin: ``session_id``, ``cwd`` and ``root`` (the pro
 exit 2 blocks (``PreToolUse``: the call is refused, ``UserPromptSubmit``: the request is not
 sent) or sends the hook's stderr back to the model (``PostToolUse``: added to the tool's result;
 ``Stop``: the model goes on with it); any other status, a timeout or a missing program is a
-warning and never blocks.
+warning and never blocks. Claude Code's JSON answers on stdout with exit 0 work too:
+``{"decision": "block", "reason": ...}`` and ``hookSpecificOutput.permissionDecision: "deny"``
+block like exit 2, and ``hookSpecificOutput.additionalContext`` is a ``UserPromptSubmit`` hook's
+context.
 
 This module parses and runs hooks; where they run in a turn is the agent's part (agent/hooked.py).
 """
@@ -213,11 +216,36 @@ def classify(hook: HookCommand, outcome: ProcessOutcome) -> HookRun:
         detail = outcome.start_error or _short(stderr, 200) or f"exit {outcome.returncode}"
         return HookRun(hook, "warning", f"{label}: its program could not be run ({detail}); ignored")
     if outcome.returncode == 0:
-        return HookRun(hook, "passed", stdout=outcome.stdout)
+        decision = json_decision(outcome.stdout)
+        if decision is not None and decision[0] == "block":
+            return HookRun(hook, "blocked", decision[1] or f"the {hook.event} hook `{_short(hook.command)}` gave no reason")
+        return HookRun(hook, "passed", stdout=decision[1] if decision is not None else outcome.stdout)
     if outcome.returncode == BLOCK_STATUS:
         return HookRun(hook, "blocked", stderr or f"the {hook.event} hook `{_short(hook.command)}` gave no reason")
     detail = f": {_short(stderr, 300)}" if stderr else ""
     return HookRun(hook, "warning", f"{label} failed (exit {outcome.returncode}){detail}; ignored")
+
+
+def json_decision(stdout: str) -> tuple[str, str] | None:
+    """Claude Code's JSON answer on stdout (exit 0), when a hook gives one: ("block", reason) for
+    ``{"decision": "block", "reason": ...}`` or ``{"hookSpecificOutput": {"permissionDecision":
+    "deny", "permissionDecisionReason": ...}}``, else ("pass", its ``additionalContext`` or "").
+    None when stdout is not such an object (plain text is the hook's output as is)."""
+    text = stdout.strip()
+    if not text.startswith("{"):
+        return None
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return None
+    if not isinstance(data, dict):
+        return None
+    specific = data.get("hookSpecificOutput") if isinstance(data.get("hookSpecificOutput"), dict) else {}
+    if data.get("decision") == "block":
+        return "block", str(data.get("reason") or "")
+    if specific.get("permissionDecision") == "deny":
+        return "block", str(specific.get("permissionDecisionReason") or "")
+    return "pass", str(specific.get("additionalContext") or "")
 
 
 def _short(text: str, limit: int = 60) -> str:
