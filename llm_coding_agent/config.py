@@ -207,6 +207,21 @@ class AgentConfig:
     """When a run ends with code in the answer but no file changed, ask the model once to apply
     it (headless runs, where nobody can say "now apply that")."""
 
+    # -- hooks and the tools the agent writes (integrations/hooks.py, integrations/usertools.py) --
+
+    hooks: dict = _option({}, settings_file=True)
+    """Commands run at points of a run, in Claude Code's shape: ``{"PostToolUse": [{"matcher":
+    "write_file|edit_file", "hooks": [{"type": "command", "command": "ruff format", "timeout":
+    30}]}]}``; events ``PreToolUse``, ``PostToolUse``, ``UserPromptSubmit``, ``Stop``. They run
+    in the sandbox with the project root as working directory; exit 2 blocks (or sends stderr to
+    the model). A project's hooks count once the user trusts its settings file."""
+
+    create_tool: bool = _option(True, settings_file=True)
+    """Offer the model ``create_tool``: it writes a Python function that, once the user approves
+    the code, is saved as ``.llm-code/tools/NAME.py`` and becomes a tool (run in a separate
+    sandboxed process). ``false`` (or ``--no-tool create_tool``) withholds it; tools saved earlier
+    still load."""
+
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):
             minimum = f.metadata.get("minimum")

@@ -155,6 +155,9 @@ class ToolCalls:
         decided = self.planning_call(tool, call)  # refused while planning, or present_plan answered
         if decided is not None:
             return decided
+        refused = self.pre_tool_checks(tool, call)  # create_tool's checks, PreToolUse hooks (hooked.py)
+        if refused is not None:
+            return refused
         resolved = llm.ToolCall(name=tool.name, arguments=call.arguments, tool_call_id=call.tool_call_id)
         refusal = self.approval_refusal(tool, call, resolved, preapproved)
         if refusal is not None:
@@ -165,6 +168,7 @@ class ToolCalls:
             self.on_tool_start(call)
         tool_result = execute_with_llm(self.model, tool, resolved)
         tool_result.name = call.name
+        self.post_tool_hooks(tool, call, tool_result)  # PostToolUse hooks (agent/hooked.py)
         if note and not tool_result.output.startswith("Error:"):
             tool_result.output += note
         return tool_result

@@ -31,6 +31,7 @@ from ..tools.paths import resolve_root
 from .calls import ToolCalls, wrap_tools
 from .context import ContextBudget, tools_overhead, truncate_results, window_for
 from .history import HistoryAndUndo
+from .hooked import Hooked
 from .guards import UNAPPLIED_CODE_NUDGE, RepeatTracker, shows_unapplied_code
 from .logstore import conversation_root, db_path, log_response, logged_root
 from .mentions import attach_mentioned_files, defining_paths, mentioned_paths
@@ -44,6 +45,7 @@ from .results import AgentResult, AgentStateError, ModelError, TokenUsage
 from .reviewer import ReviewedCalls
 from .textcalls import parse_text_tool_calls
 from .verify import VerifyWithTests, last_test_outcome
+from .written_tools import WrittenTools
 
 __all__ = [
     "CodingAgent",
@@ -74,9 +76,10 @@ class RunState:
     request: str = ""
     tests_checked: bool = False
     plan_nudged: bool = False
+    stop_hook_rounds: int = 0
 
 
-class CodingAgent(ReviewedCalls, ToolCalls, VerifyWithTests, Planning, HistoryAndUndo):
+class CodingAgent(ReviewedCalls, ToolCalls, VerifyWithTests, Planning, HistoryAndUndo, Hooked, WrittenTools):
     """A coding agent for one project directory.
 
     ``approve`` governs mutating tools (``write_file``, ``edit_file``, ``execute_command`` and any
@@ -152,9 +155,12 @@ class CodingAgent(ReviewedCalls, ToolCalls, VerifyWithTests, Planning, HistoryAn
             root=self.root, rules=CommandRules(allow=list(c.allow), deny=list(c.deny)), yolo=approve is True
         )
         self._init_reviewer(c)  # a second model on file changes (agent/reviewer.py)
+        self._notes: list[str] = []
+        self._init_hooks(c)  # the user's hooks (agent/hooked.py)
         coding = list(self.coding_tools.tools())
+        coding += self._written_tools(c, {t.name for t in coding})  # create_tool, .llm-code/tools
         disabled = {short_tool_name(n) for n in c.disabled_tools}
-        unknown = disabled - {short_tool_name(t.name) for t in coding}
+        unknown = disabled - {short_tool_name(t.name) for t in coding} - {"create_tool"}
         if unknown:
             raise ValueError(
                 f"cannot disable unknown tool {', '.join(sorted(unknown))}: the tools are "
@@ -180,7 +186,6 @@ class CodingAgent(ReviewedCalls, ToolCalls, VerifyWithTests, Planning, HistoryAn
         self._pending: list[llm.ToolCall] = []
         self._decline_reasons: dict[str, str] = {}  # resume(reasons=...): why the user declined
         self._unsent_results: list[llm.ToolResult] = []
-        self._notes: list[str] = []
         self._sandbox_asked = False
         self._log_store = None
 
@@ -257,6 +262,9 @@ class CodingAgent(ReviewedCalls, ToolCalls, VerifyWithTests, Planning, HistoryAn
             raise AgentStateError("the agent is paused waiting for approval; call resume() first")
         if not isinstance(prompt, str) or not prompt.strip():
             raise AgentStateError("prompt must be a non-empty string")
+        blocked = self.prompt_hooks(prompt)  # UserPromptSubmit hooks (agent/hooked.py)
+        if blocked is not None:
+            return blocked
         self._snapshot(prompt)
         request, prompt = prompt, self.prepare_prompt(prompt)
         result = AgentResult()
@@ -350,6 +358,9 @@ class CodingAgent(ReviewedCalls, ToolCalls, VerifyWithTests, Planning, HistoryAn
         failure = self.run_tests_once(result, run) if self.profile.verify_with_tests else None
         if failure:
             return self.send(failure)
+        again = self.stop_hooks(result, run)  # Stop hooks may send the model back (agent/hooked.py)
+        if again:
+            return self.send(again)
         result.stop_reason = "interrupted" if result.interrupted else "done"
         return None
 

@@ -54,6 +54,8 @@ def stop_message(stop_reason: str, *, chain_limit: int, max_turns: int | None, m
     """
     if stop_reason == "interrupted":
         return "Interrupted."
+    if stop_reason == "prompt_blocked":
+        return "Not sent: a UserPromptSubmit hook blocked the request (its reason is above)."
     if stop_reason == "plan_rejected":
         return ("Plan rejected: nothing was changed and plan mode is still on. Say what you want "
                 "instead, or !plan off to leave plan mode.")

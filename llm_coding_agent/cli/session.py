@@ -25,6 +25,7 @@ from .editor import edit_text
 from .local import local_notice, missing_key_message, model_lacks_key, prepare_local_model
 from .messages import declined_advice, recap, resume_hint, stop_message
 from .live import turn_status
+from .hooks_ui import HooksSession, call_title
 from .plan_ui import PlanSession
 from .session_commands import SessionCommands, is_session_command
 from .sessions import ResumeSession
@@ -48,6 +49,8 @@ class SessionError(CodingAgentError):
 def _exit_status(result: AgentResult) -> int:
     if result.interrupted:
         return EXIT_INTERRUPTED
+    if result.stop_reason == "prompt_blocked":  # a UserPromptSubmit hook refused the task
+        return EXIT_ERROR
     return EXIT_LIMIT if result.stop_reason in LIMIT_STOPS else EXIT_OK
 
 
@@ -57,7 +60,7 @@ def emit_event(event: dict) -> None:
     sys.stdout.flush()
 
 
-class Session(SessionCommands, PlanSession, ResumeSession):
+class Session(SessionCommands, PlanSession, ResumeSession, HooksSession):
     """One ``llm code`` session, configured by the options the command line gave (a layer of
     :class:`~llm_coding_agent.config.SessionConfig` values) over the settings files."""
 
@@ -97,6 +100,7 @@ class Session(SessionCommands, PlanSession, ResumeSession):
         self._declined: list[tuple[str, dict]] = []  # calls a headless run could not approve
         self._started: llm.ToolCall | None = None  # the call that started running and has no result yet
         self._last_output: str | None = None  # the last command's result, for !output
+        self._trust_tool_files()  # .llm-code/tools files, shown before they load (hooks_ui.py)
         self.agent = self._make_agent()
 
     # -- construction -----------------------------------------------------------------------------
@@ -273,11 +277,11 @@ class Session(SessionCommands, PlanSession, ResumeSession):
             if editable and name in FILE_CHANGING_TOOLS:
                 edit = self._editor_for(name, arguments)
         else:
-            preview = "$ " + tool.name + " " + json.dumps(arguments)
+            preview = self._approval_preview(tool, arguments)
         decision = agent.policy.decide(tool.name, arguments)
         title = {"write_file": "Write", "edit_file": "Edit", "execute_command": "Run"}.get(name, "Call")
         subject = arguments.get("path") or arguments.get("command") or tool.name
-        title = f"{title} {subject}?"
+        title = call_title(tool.name, arguments) or f"{title} {subject}?"
         if decision.destructive:
             title += f"  ({decision.reason})"  # "destructive: `rm -rf x` deletes ...; ..."
         always = None if decision.destructive else agent.policy.always_description(tool.name, arguments)

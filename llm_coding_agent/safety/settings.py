@@ -11,7 +11,9 @@ Two files, both optional, both JSON objects with these optional keys::
      "reviewer": "gpt-4.1-mini",          # a model reviewing file changes (agent/reviewer.py)
      "review_max_lines": 50,              # the largest change it may approve on its own
      "review_sensitive": ["infra/**"],    # paths it never approves on its own (added to defaults)
-     "prices": {"gpt-4.1": {"input": 2.0, "output": 8.0}}}   # USD per 1M tokens (llm code stats)
+     "prices": {"gpt-4.1": {"input": 2.0, "output": 8.0}},   # USD per 1M tokens (llm code stats)
+     "hooks": {"PostToolUse": [...]},     # commands run at points of a run (integrations/hooks.py)
+     "create_tool": true}                 # offer the model create_tool (integrations/usertools.py)
 
 An unknown key, a value of the wrong type, or a file that is not a JSON object raises
 :class:`SettingsError` naming the file (and the key).
@@ -23,7 +25,9 @@ An unknown key, a value of the wrong type, or a file that is not a JSON object r
   (``"network": true``, ``"sandbox": "auto"|"off"``) count only once the user has trusted the file.
   So do its ``reviewer`` (a model that may approve changes), a ``review_max_lines`` above the
   user's, and its ``profile`` and ``prices``; its ``review_sensitive`` globs and a smaller
-  ``review_max_lines`` only tighten, so they always apply.
+  ``review_max_lines`` only tighten, so they always apply. Its ``hooks`` run commands, so they
+  count only once trusted too (after the user's, event by event); ``"create_tool": false`` always
+  applies, ``true`` counts once trusted when the user's file says ``false``.
   Trust is recorded in ``<llm user dir>/llm-code/trusted.json`` as ``{absolute path: SHA-256 of the
   content}``, so any change to the file makes it untrusted again. The path is recorded as given, not
   through symlinks, so a repository cannot borrow the trust of another project's file.
@@ -103,6 +107,8 @@ class Settings:
     review_max_lines: int | None = None
     review_sensitive: list[str] = field(default_factory=list)
     prices: dict[str, dict] | None = None
+    hooks: dict[str, list] | None = None
+    create_tool: bool | None = None
     #: Allow rules of an untrusted project file: shown to the user, not applied.
     project_allow_pending: list[str] = field(default_factory=list)
     #: The project file, when it exists, would loosen something, and is not trusted.
@@ -297,6 +303,11 @@ def _loosening(data: dict, settings: Settings) -> dict[str, Any]:
     prices = {k: v for k, v in (data.get("prices") or {}).items() if (settings.prices or {}).get(k) != v}
     if prices:
         out["prices"] = prices
+    # Hooks run commands on the user's machine: repository-supplied ones wait for trust.
+    if data.get("hooks"):
+        out["hooks"] = data["hooks"]
+    if data.get("create_tool") is True and settings.create_tool is False:
+        out["create_tool"] = True
     return out
 
 
@@ -328,6 +339,8 @@ def load_settings(root: Path, *, trust: Callable[[Path, dict], bool] | None = No
         settings.review_max_lines = user.get("review_max_lines")
         _extend(settings.review_sensitive, user.get("review_sensitive", []))
         settings.prices = user.get("prices")
+        settings.hooks = user.get("hooks")
+        settings.create_tool = user.get("create_tool")
 
     project_path = project_settings_path(root)
     raw = _read_bytes(project_path)
@@ -349,6 +362,8 @@ def load_settings(root: Path, *, trust: Callable[[Path, dict], bool] | None = No
     _extend(settings.review_sensitive, project.get("review_sensitive", []))
     if "review_max_lines" in project and project["review_max_lines"] < _review_max_lines(settings):
         settings.review_max_lines = project["review_max_lines"]
+    if project.get("create_tool") is False:
+        settings.create_tool = False
 
     loosening = _loosening(project, settings)
     if not loosening:
@@ -375,4 +390,19 @@ def load_settings(root: Path, *, trust: Callable[[Path, dict], bool] | None = No
             setattr(settings, name, loosening[name])
     if "prices" in loosening:
         settings.prices = {**loosening["prices"], **(settings.prices or {})}  # the user's own win
+    if "create_tool" in loosening:
+        settings.create_tool = True
+    if "hooks" in loosening:
+        settings.hooks = _merged_hooks(settings.hooks or {}, loosening["hooks"])
     return settings
+
+
+def _merged_hooks(user: dict, project: dict) -> dict:
+    """The user's hooks, then the project's, event by event (both run)."""
+    merged = {event: list(entries) if isinstance(entries, list) else entries for event, entries in user.items()}
+    for event, entries in project.items():
+        if isinstance(merged.get(event), list) and isinstance(entries, list):
+            merged[event] = merged[event] + entries
+        else:
+            merged.setdefault(event, entries)
+    return merged
