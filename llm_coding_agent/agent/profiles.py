@@ -62,6 +62,11 @@ class ModelProfile:
     change, the agent runs them once itself (through the same approval and sandbox) and, if they
     fail, sends the failure back for the model to fix."""
 
+    offers_delegate: bool = True
+    """The ``delegate`` tool is offered (a sub-agent with a fresh context; agent/subagents.py).
+    Off for small models: one more tool and one more way to lose the thread, and a sub-agent of
+    a small model is no better at the task than the model itself."""
+
     def toolbox_options(self) -> dict[str, bool]:
         """The profile's choices that :class:`~llm_coding_agent.tools.CodingTools` applies itself
         (keyword arguments and attributes of the same names)."""
@@ -84,6 +89,7 @@ PROFILES = {
         prefer_whole_file=True,
         repair_call_json=True,
         verify_with_tests=True,
+        offers_delegate=False,
     ),
 }
 #: Values of the ``profile`` option.

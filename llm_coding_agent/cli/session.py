@@ -28,6 +28,7 @@ from .live import turn_status
 from .plan_ui import PlanSession
 from .session_commands import SessionCommands, is_session_command
 from .sessions import ResumeSession
+from .subagent_ui import SubagentSession
 from .ui import TerminalUI
 
 __all__ = ["Session", "SessionError", "EXIT_OK", "EXIT_ERROR", "EXIT_LIMIT", "EXIT_INTERRUPTED", "emit_event"]
@@ -57,7 +58,7 @@ def emit_event(event: dict) -> None:
     sys.stdout.flush()
 
 
-class Session(SessionCommands, PlanSession, ResumeSession):
+class Session(SessionCommands, SubagentSession, PlanSession, ResumeSession):
     """One ``llm code`` session, configured by the options the command line gave (a layer of
     :class:`~llm_coding_agent.config.SessionConfig` values) over the settings files."""
 
@@ -149,6 +150,7 @@ class Session(SessionCommands, PlanSession, ResumeSession):
             allow_unsandboxed=False if self.headless else self._allow_unsandboxed,
             plan_approver=self._plan_approver(),
             on_todos=self._show_todos,
+            on_subagent=self._on_subagent,
         )
 
     def _make_agent(self, fresh: bool = False) -> CodingAgent:
