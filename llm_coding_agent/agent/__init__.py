@@ -10,6 +10,7 @@ What lives here:
 - ``prompts.py``: the system prompt.
 - ``logstore.py``: logging each response to llm's database as it happens.
 - ``reviewer.py``: the reviewer model that sees file changes before the user does.
+- ``subagents.py``: the ``delegate`` tool: a sub-agent with a fresh context, read-only by default.
 
 May import: :mod:`llm_coding_agent.safety`, :mod:`llm_coding_agent.tools`,
 :mod:`llm_coding_agent.errors` and ``llm``; never ``cli``. It talks to a user interface only

@@ -42,7 +42,7 @@ from .responses import (
 )
 from .results import AgentResult, AgentStateError, ModelError, TokenUsage
 from .reviewer import ReviewedCalls
-from .subagents import DELEGATE_TOOL, Delegation
+from .subagents import DELEGATE_TOOL, Delegation, latest_main_conversation
 from .textcalls import parse_text_tool_calls
 from .verify import VerifyWithTests, last_test_outcome
 
@@ -202,6 +202,8 @@ class CodingAgent(Delegation, ReviewedCalls, ToolCalls, VerifyWithTests, Plannin
 
         import click
 
+        if conversation_id is None:  # the latest, but never a sub-agent's (agent/subagents.py)
+            conversation_id = latest_main_conversation(db)
         try:
             conversation = load_conversation(conversation_id, database=db_path(db))
         except click.ClickException as ex:

@@ -42,6 +42,7 @@ conversations out (:func:`subagent_conversations`).
 from __future__ import annotations
 
 import dataclasses
+import os
 import sqlite3
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -58,7 +59,7 @@ from .reviewer import Unanswered
 
 __all__ = [
     "Delegation", "SubagentEvent", "SubagentOutcome", "DELEGATE_TOOL", "TOOL_CHOICES", "MAX_DEPTH",
-    "SUBAGENTS_TABLE", "subagent_conversations",
+    "SUBAGENTS_TABLE", "subagent_conversations", "latest_main_conversation",
 ]
 
 #: The tool's name, as the model sees it (and as ``--no-tool delegate`` names it).
@@ -427,3 +428,31 @@ def subagent_conversations(db: Any) -> set[str]:
         return {row[0] for row in db.execute(f"select conversation_id from {SUBAGENTS_TABLE}").fetchall()}
     except sqlite3.Error:
         return set()
+
+
+def latest_main_conversation(db: Any = None) -> str | None:
+    """The most recent logged conversation that is not a sub-agent's, for continuing "the latest"
+    (``llm code -c``): llm's own choice, the newest id, would be a sub-agent's conversation after
+    any delegating turn, its id being newer than its parent's. None: llm's choice stands (no
+    sub-agent ever ran, or no logs)."""
+    import sqlite_utils
+    from llm.cli import logs_db_path
+
+    from .logstore import db_path
+
+    if db is None or isinstance(db, (str, os.PathLike)):
+        path = Path(db_path(db) or logs_db_path())
+        if not path.exists():
+            return None
+        db = sqlite_utils.Database(path)
+    try:
+        if SUBAGENTS_TABLE not in db.table_names():
+            return None
+        sources = " union ".join(f"select id from {t}" for t in ("threads", "conversations") if t in db.table_names())
+        row = db.execute(
+            f"select id from ({sources}) where id not in (select conversation_id from {SUBAGENTS_TABLE}) "
+            "order by id desc limit 1"
+        ).fetchone()
+    except sqlite3.Error:
+        return None
+    return row[0] if row else None
