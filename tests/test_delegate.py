@@ -398,7 +398,8 @@ def test_cli_interactive_approval_answers_the_subagents_change(model, project):
     assert result.exit_code == 0, result.output
     assert "a + b" in (project / "app.py").read_text()
     out = result.stdout
-    assert out.index("⏺ delegate (all) fix add") < out.index("[y]es") < out.index("  │ ● edit_file app.py")
+    assert out.index("⏺ delegate (all) fix add") < out.index("? Sub-agent: Edit app.py?")
+    assert out.index("? Sub-agent: Edit app.py?") < out.index("[y]es") < out.index("  │ ● edit_file app.py")
     assert "The sub-agent fixed add." in out
 
 
@@ -430,3 +431,50 @@ def test_continue_picks_the_main_conversation_not_the_newer_sub_conversation(mod
     assert json.loads(second.stdout.splitlines()[-1])["conversation_id"] == parent_id
     texts = " ".join(str(getattr(p, "text", "")) for m in model.prompts[-1].messages for p in m.parts)
     assert "first task" in texts
+
+
+def test_subagent_block_and_approval_in_a_pty(project, tmp_path):
+    """The real terminal (rich): the block's lines, the sub-agent's approval question and diff."""
+    pexpect = pytest.importorskip("pexpect")
+    from test_pty import spawn
+
+    steps = [
+        {"tool_calls": [["delegate", {"task": "fix add in app.py", "tools": "all"}]]},
+        {"text": "Fixing it.", "tool_calls": [["CodingTools_edit_file",
+            {"path": "app.py", "old_string": "a - b", "new_string": "a + b"}]]},
+        {"text": "Fixed add."},
+        {"text": "The sub-agent **fixed** add."},
+    ]
+    child = spawn(project, steps, tmp_path)
+    try:
+        child.expect("›")
+        child.sendline("fix add")
+        child.expect(r"delegate\S* \S*\(all\) fix add in app\.py")
+        child.expect(r"Sub-agent: Edit app\.py\?")
+        child.expect(r"\[y\]es")
+        assert (project / "app.py").read_text() == ORIGINAL
+        child.sendline("y")
+        child.expect(r"│ \S*● \S*edit_file\S*\s+\S*app\.py\S* → \+1 -1")
+        child.expect(r"│ \S*Fixed add\.")
+        child.expect(r"delegate\S* → done · 2 model calls · 1 tool call · changed app\.py")
+        child.expect("fixed")
+        child.expect("›")
+        child.sendline("!quit")
+        child.expect(pexpect.EOF)
+    finally:
+        child.close()
+    assert "a + b" in (project / "app.py").read_text()
+
+
+def test_cli_delegate_budget_options(model, project):
+    model.script(
+        Step(tool_calls=[delegate("search")]),
+        Step(text="still looking", tool_calls=[tool("list_files")]),
+        "parent goes on",
+    )
+    result = run_cli(base(project, "-p", "go", "--json", "--delegate-max-turns", "1"))
+    assert result.exit_code == 0, result.output
+    end = next(json.loads(l) for l in result.stdout.splitlines() if '"subagent_end"' in l)
+    assert end["stop_reason"] == "max_turns" and end["model_calls"] == 1
+    assert json.loads(result.stdout.splitlines()[-1])["text"] == "parent goes on"
+    assert run_cli(base(project, "-p", "go", "--delegate-max-turns", "0")).exit_code != 0

@@ -23,8 +23,9 @@ from __future__ import annotations
 from .calls import EditedContent
 from .loop import AgentResult, AgentStateError, CodingAgent, ModelError, TokenUsage
 from .planning import Plan, PlanAnswer, mark_read_only
+from .subagents import SubagentEvent, SubagentOutcome
 
 __all__ = [
     "AgentResult", "AgentStateError", "CodingAgent", "EditedContent", "ModelError", "Plan", "PlanAnswer",
-    "TokenUsage", "mark_read_only",
+    "SubagentEvent", "SubagentOutcome", "TokenUsage", "mark_read_only",
 ]

@@ -178,6 +178,10 @@ class Delegation:
     #: A read-only sub-agent: every call that could change something is refused (as in plan mode).
     subagent_read_only: bool = False
 
+    #: The sub-agent running now (while a delegate call runs), else None: a user interface asked
+    #: to approve a call while it is set is asked about the sub-agent's call.
+    active_subagent = None
+
     def _init_delegation(self, on_subagent: Callable[[SubagentEvent], None] | None, extra_tools: list) -> None:
         """Once the tools are assembled: the delegate tool, offered as the profile and
         ``disabled_tools`` say."""
@@ -202,6 +206,17 @@ class Delegation:
             self.tools.append(self._delegate_tool)
         elif offered and not wanted:
             self.tools.remove(self._delegate_tool)
+
+    @property
+    def current_review(self):
+        """The reviewer's verdict on the change being asked about (agent/reviewer.py): the running
+        sub-agent's while it asks, so the approval prompt shows the comment that belongs to it."""
+        sub = self.active_subagent
+        return sub.current_review if sub is not None else self.__dict__.get("_own_review")
+
+    @current_review.setter
+    def current_review(self, review) -> None:
+        self.__dict__["_own_review"] = review
 
     # -- read-only sub-agents ---------------------------------------------------------------------
 
@@ -260,11 +275,14 @@ class Delegation:
         }
         self._record_link(link)
         emit("start")
+        self.active_subagent = sub
         try:
             result = sub.run(task)
         except (ModelError, AgentStateError) as ex:
             raise ToolError(f"the sub-agent could not run: {ex}") from None
         finally:
+            self.active_subagent = None
+            self.reviews += sub.reviews  # type: ignore[attr-defined]
             self.usage += sub.usage  # type: ignore[attr-defined]
             if self._delegating_for is not None:
                 self._delegating_for.usage += sub.usage

@@ -279,7 +279,7 @@ class Session(SessionCommands, SubagentSession, PlanSession, ResumeSession):
         decision = agent.policy.decide(tool.name, arguments)
         title = {"write_file": "Write", "edit_file": "Edit", "execute_command": "Run"}.get(name, "Call")
         subject = arguments.get("path") or arguments.get("command") or tool.name
-        title = f"{title} {subject}?"
+        title = f"{title} {subject}?" if agent.active_subagent is None else f"Sub-agent: {title} {subject}?"
         if decision.destructive:
             title += f"  ({decision.reason})"  # "destructive: `rm -rf x` deletes ...; ..."
         always = None if decision.destructive else agent.policy.always_description(tool.name, arguments)
