@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 
-import llm
 import pytest
 import sqlite_utils
 from click.testing import CliRunner
@@ -478,3 +477,18 @@ def test_cli_delegate_budget_options(model, project):
     assert end["stop_reason"] == "max_turns" and end["model_calls"] == 1
     assert json.loads(result.stdout.splitlines()[-1])["text"] == "parent goes on"
     assert run_cli(base(project, "-p", "go", "--delegate-max-turns", "0")).exit_code != 0
+
+
+def test_a_model_error_in_the_subagent_is_reported_to_the_parent_and_on_screen(model, project):
+    model.script(
+        Step(tool_calls=[delegate("fix add", "all")]),
+        Step(tool_calls=[tool("write_file", path="notes.txt", content="n")]),
+        Step(raise_exc=RuntimeError("connection reset")),
+        "The sub-agent failed; I will do it myself.",
+    )
+    result = run_cli(base(project, "--yolo", "-p", "go"))
+    assert result.exit_code == 0, result.output
+    assert "● delegate → error · 1 model call · 1 tool call · changed notes.txt" in result.stderr
+    report = outputs(model.prompts[-1])[-1]
+    assert "failed: its model returned an error" in report and "connection reset" in report
+    assert "Files it changed: notes.txt" in report

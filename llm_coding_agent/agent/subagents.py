@@ -54,7 +54,7 @@ import llm
 from ..errors import ToolError
 from ..tools import CODING_TOOL_PREFIX, FILE_CHANGING_TOOLS, short_tool_name
 from ..tools.search import list_files
-from .results import AgentStateError, ModelError, TokenUsage
+from .results import AgentResult, AgentStateError, ModelError, TokenUsage
 from .reviewer import Unanswered
 
 __all__ = [
@@ -111,6 +111,8 @@ _ENDINGS = {
     "limit": "stopped before finishing: it reached the limit of tool rounds",
     "repeated_failures": "stopped before finishing: it kept repeating the same failing call",
     "repeated_calls": "stopped before finishing: it kept repeating the same call",
+    "error": "failed: its model returned an error",
+    "interrupted": "was interrupted",
     "paused": "stopped before finishing: a call of its own waited for an approval a sub-agent cannot wait for",
 }
 
@@ -256,7 +258,8 @@ class Delegation:
     def delegate(self, task: str, tools: str = "read-only", parent_call_id: str | None = None) -> SubagentOutcome:
         """Run ``task`` in a sub-agent and return how it went (what the delegate tool does; Python
         callers may call it directly). Raises ToolError for a task that cannot be delegated and
-        KeyboardInterrupt when Ctrl-C stopped the sub-agent."""
+        KeyboardInterrupt when Ctrl-C stopped the sub-agent; a model error ends it with
+        ``stop_reason`` "error" (the files it changed before that are still listed)."""
         if not isinstance(task, str) or not task.strip():
             raise ToolError("task must describe, in words, what the sub-agent should do")
         if tools not in TOOL_CHOICES:
@@ -279,7 +282,9 @@ class Delegation:
         try:
             result = sub.run(task)
         except (ModelError, AgentStateError) as ex:
-            raise ToolError(f"the sub-agent could not run: {ex}") from None
+            result = AgentResult(text=f"Error: {ex}", stop_reason="error", model_calls=len(sub.conversation.responses))
+        except KeyboardInterrupt:  # outside a response or a tool (those end the run themselves)
+            result = AgentResult(interrupted=True, stop_reason="interrupted", model_calls=len(sub.conversation.responses))
         finally:
             self.active_subagent = None
             self.reviews += sub.reviews  # type: ignore[attr-defined]
@@ -289,7 +294,7 @@ class Delegation:
         outcome = SubagentOutcome(
             text=result.text, changed_files=changes.changed(), stop_reason=result.stop_reason,
             conversation_id=sub.conversation_id, tools=tools, usage=sub.usage,
-            model_calls=result.model_calls, tool_calls=len(result.tool_calls), max_turns=sub.config.max_turns,
+            model_calls=result.model_calls, tool_calls=changes.calls, max_turns=sub.config.max_turns,
         )
         self._record_link({
             **link, "stop_reason": outcome.stop_reason, "changed_files": "\n".join(outcome.changed_files),
@@ -393,6 +398,8 @@ class _ChangeTracker:
         self._agent = agent
         self._track_commands = track_commands
         self._written: set[str] = set()
+        #: The calls that have a result (run, refused or declined), as ``AgentResult.tool_calls`` counts them.
+        self.calls = 0
         self._before: dict[str, tuple[int, int]] | None = None
 
     def before_call(self, call: llm.ToolCall) -> None:
@@ -400,6 +407,7 @@ class _ChangeTracker:
             self._before = self._fingerprint()
 
     def after_call(self, call: llm.ToolCall, result: llm.ToolResult) -> None:
+        self.calls += 1
         name = self._agent._resolve_tool_name(call.name) or ""
         if not name.startswith(CODING_TOOL_PREFIX) or short_tool_name(name) not in FILE_CHANGING_TOOLS:
             return
