@@ -101,8 +101,8 @@ class AgentConfig:
         [], flags=("--no-tool",), help="Withhold a tool, e.g. --no-tool execute_command",
         multiple=True, metavar="NAME", convert=list,
     )
-    """Names of the six tools to withhold from the model (``execute_command`` or
-    ``CodingTools_execute_command``)."""
+    """Names of tools to withhold from the model (``execute_command`` or
+    ``CodingTools_execute_command``; ``delegate``, the sub-agent tool)."""
 
     allow: list = _option(
         [], flags=("--allow",), help='Pre-approve commands matching a glob, e.g. "pytest*"',
@@ -221,6 +221,22 @@ class AgentConfig:
     the code, is saved as ``.llm-code/tools/NAME.py`` and becomes a tool (run in a separate
     sandboxed process). ``false`` (or ``--no-tool create_tool``) withholds it; tools saved earlier
     still load."""
+
+    # -- sub-agents (the delegate tool, agent/subagents.py) --------------------------------------
+
+    delegate_max_turns: int = _option(
+        15, flags=("--delegate-max-turns",), help="Model calls a delegated sub-agent may make per task",
+        type=int, show_default=True, minimum=1,
+    )
+    """The budget of model calls of each sub-agent the ``delegate`` tool starts; it then stops and
+    its last answer goes back to the main agent, marked as cut short."""
+
+    delegate_max_tokens: int | None = _option(
+        flags=("--delegate-max-tokens",), help="Tokens (input+output) a delegated sub-agent may use",
+        type=int, minimum=1,
+    )
+    """The token budget of each sub-agent (input + output); ``None``: no budget of its own. It never
+    exceeds what is left of the session's ``max_tokens``, and its tokens count towards that."""
 
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):

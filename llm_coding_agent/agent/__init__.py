@@ -10,6 +10,7 @@ What lives here:
 - ``prompts.py``: the system prompt.
 - ``logstore.py``: logging each response to llm's database as it happens.
 - ``reviewer.py``: the reviewer model that sees file changes before the user does.
+- ``subagents.py``: the ``delegate`` tool: a sub-agent with a fresh context, read-only by default.
 
 May import: :mod:`llm_coding_agent.safety`, :mod:`llm_coding_agent.tools`,
 :mod:`llm_coding_agent.errors` and ``llm``; never ``cli``. It talks to a user interface only
@@ -22,8 +23,9 @@ from __future__ import annotations
 from .calls import CallPreview, EditedContent
 from .loop import AgentResult, AgentStateError, CodingAgent, ModelError, TokenUsage
 from .planning import Plan, PlanAnswer, mark_read_only
+from .subagents import SubagentEvent, SubagentOutcome
 
 __all__ = [
-    "AgentResult", "AgentStateError", "CallPreview", "CodingAgent", "EditedContent", "ModelError", "Plan", "PlanAnswer",
-    "TokenUsage", "mark_read_only",
+    "AgentResult", "AgentStateError", "CallPreview", "CodingAgent", "EditedContent", "ModelError", "Plan",
+    "PlanAnswer", "SubagentEvent", "SubagentOutcome", "TokenUsage", "mark_read_only",
 ]

@@ -43,6 +43,7 @@ from .responses import (
 )
 from .results import AgentResult, AgentStateError, ModelError, TokenUsage
 from .reviewer import ReviewedCalls
+from .subagents import DELEGATE_TOOL, Delegation, latest_main_conversation
 from .textcalls import parse_text_tool_calls
 from .verify import VerifyWithTests, last_test_outcome
 from .written_tools import WrittenTools
@@ -79,7 +80,9 @@ class RunState:
     stop_hook_rounds: int = 0
 
 
-class CodingAgent(ReviewedCalls, ToolCalls, VerifyWithTests, Planning, HistoryAndUndo, Hooked, WrittenTools):
+class CodingAgent(
+    Delegation, ReviewedCalls, ToolCalls, VerifyWithTests, Planning, HistoryAndUndo, Hooked, WrittenTools
+):
     """A coding agent for one project directory.
 
     ``approve`` governs mutating tools (``write_file``, ``edit_file``, ``execute_command`` and any
@@ -92,7 +95,8 @@ class CodingAgent(ReviewedCalls, ToolCalls, VerifyWithTests, Planning, HistoryAn
     streams; ``on_tool_start(call)`` just before a tool runs (after approval; calls refused,
     declined or invalid never start); ``on_tool(call, result)`` once a call has its result (run
     or not); ``on_notice(message)`` for the agent's own remarks (compaction, budgets, stops);
-    ``on_todos(todo_list)`` when the todo list changes. ``plan=True`` starts in plan mode, where
+    ``on_todos(todo_list)`` when the todo list changes; ``on_subagent(event)`` for the progress of
+    a sub-agent the ``delegate`` tool started (:mod:`.subagents`). ``plan=True`` starts in plan mode, where
     ``plan_approver(plan)`` answers the plan (without one the run pauses on it; see :mod:`.planning`).
 
     Options come from ``config`` (an :class:`~llm_coding_agent.config.AgentConfig`) and from
@@ -122,6 +126,7 @@ class CodingAgent(ReviewedCalls, ToolCalls, VerifyWithTests, Planning, HistoryAn
         allow_unsandboxed: bool | Callable[[str], bool] = False,
         plan_approver: PlanApprover | None = None,
         on_todos: Callable[[Any], None] | None = None,
+        on_subagent: Callable[[Any], None] | None = None,
         **overrides: Any,
     ):
         given = dict(chain_limit=chain_limit, system=system, key=key, options=options, **overrides)
@@ -160,7 +165,7 @@ class CodingAgent(ReviewedCalls, ToolCalls, VerifyWithTests, Planning, HistoryAn
         coding = list(self.coding_tools.tools())
         coding += self._written_tools(c, {t.name for t in coding})  # create_tool, .llm-code/tools
         disabled = {short_tool_name(n) for n in c.disabled_tools}
-        unknown = disabled - {short_tool_name(t.name) for t in coding} - {"create_tool"}
+        unknown = disabled - {short_tool_name(t.name) for t in coding} - {"create_tool", DELEGATE_TOOL}
         if unknown:
             raise ValueError(
                 f"cannot disable unknown tool {', '.join(sorted(unknown))}: the tools are "
@@ -168,7 +173,9 @@ class CodingAgent(ReviewedCalls, ToolCalls, VerifyWithTests, Planning, HistoryAn
             )
         self._init_planning(plan_approver, on_todos)
         self.tools: list[llm.Tool] = [t for t in coding if short_tool_name(t.name) not in disabled]
-        self.tools = described_tools(self.tools + wrap_tools(tools) + [self.todos.tool()], self.profile)
+        extra = wrap_tools(tools)
+        self.tools = described_tools(self.tools + extra + [self.todos.tool()], self.profile)
+        self._init_delegation(on_subagent, extra)  # the delegate tool (agent/subagents.py)
         self._start_planning(c.plan)
         self.conversation = conversation or self.model.conversation(tools=self.tools)
         self.conversation.tools = self.tools
@@ -203,6 +210,8 @@ class CodingAgent(ReviewedCalls, ToolCalls, VerifyWithTests, Planning, HistoryAn
 
         import click
 
+        if conversation_id is None:  # the latest, but never a sub-agent's (agent/subagents.py)
+            conversation_id = latest_main_conversation(db)
         try:
             conversation = load_conversation(conversation_id, database=db_path(db))
         except click.ClickException as ex:
@@ -245,6 +254,7 @@ class CodingAgent(ReviewedCalls, ToolCalls, VerifyWithTests, Planning, HistoryAn
         self.profile = profile_for(self.model.model_id, self.config.profile)
         self.tools[:] = described_tools(self.tools, self.profile)
         vars(self.coding_tools).update(self.profile.toolbox_options())
+        self.offer_delegate()
         self.context.window = window_for(self.model, self.config.context_window)
         self.context.reserve = min(4096, self.context.window // 4)
         try:

@@ -209,7 +209,11 @@ class Planning:
             self.tools.append(self._present_plan_tool)
         elif not self._planning and offered:
             self.tools.remove(self._present_plan_tool)
-        self.coding_tools._read_only_check = self._toolbox_refusal if self._planning else None
+        self.coding_tools._read_only_check = self._toolbox_refusal if self._changes_refused() else None
+
+    def _changes_refused(self) -> bool:
+        """Whether the toolbox refuses changes (plan mode; a read-only sub-agent, agent/subagents.py)."""
+        return self._planning
 
     def _toolbox_refusal(self, method: str, arguments: dict) -> str | None:
         return self.policy.planning_refusal(CODING_TOOL_PREFIX + method, arguments)
@@ -227,20 +231,26 @@ class Planning:
         """The ``Error:`` for a call that may not run while planning (None when it may)."""
         if not self._planning:
             return None
-        arguments = call.arguments if isinstance(call.arguments, dict) else {}
-        reason = self.policy.planning_refusal(tool.name, arguments)
-        if reason is None and tool.name == _COMMAND:
-            # An allow rule may cover a command that changes files (`rm*`): while planning,
-            # commands run only where the sandbox keeps the project read-only.
-            unsandboxed = "the sandbox is off" if self.config.sandbox == "off" else bwrap_problem()
-            if unsandboxed:
-                reason = f"commands run while planning only in the sandbox, read-only, and {unsandboxed}"
+        reason = self.read_only_reason(tool, call, "while planning")
         if reason is None:
             return None
         return (
             f"Error: plan mode is on: {reason}. Nothing may change until the user approves a plan: look "
             f"around with read_file, list_files and search_files, then present your plan with {PRESENT_PLAN}."
         )
+
+    def read_only_reason(self, tool: llm.Tool, call: llm.ToolCall, when: str) -> str | None:
+        """Why ``call`` could change something, in a few words (None: it changes nothing). The
+        rule of plan mode and of read-only sub-agents; ``when`` names which ("while planning")."""
+        arguments = call.arguments if isinstance(call.arguments, dict) else {}
+        reason = self.policy.planning_refusal(tool.name, arguments)
+        if reason is None and tool.name == _COMMAND:
+            # An allow rule may cover a command that changes files (`rm*`): read-only, commands
+            # run only where the sandbox keeps the project read-only.
+            unsandboxed = "the sandbox is off" if self.config.sandbox == "off" else bwrap_problem()
+            if unsandboxed:
+                reason = f"commands run {when} only in the sandbox, read-only, and {unsandboxed}"
+        return reason
 
     def planning_call(self, tool: llm.Tool, call: llm.ToolCall) -> llm.ToolResult | None:
         """The result of a call that plan mode decides (refused, or ``present_plan`` answered),

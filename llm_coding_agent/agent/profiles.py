@@ -66,6 +66,10 @@ class ModelProfile:
     """A request that names no file but names a function or class (``top_words crashes``) gets the
     files defining it attached, found by one search (the localisation step of Agentless, done by
     the harness: small models otherwise edit a guessed file or read the wrong one)."""
+    offers_delegate: bool = True
+    """The ``delegate`` tool is offered (a sub-agent with a fresh context; agent/subagents.py).
+    Off for small models: one more tool and one more way to lose the thread, and a sub-agent of
+    a small model is no better at the task than the model itself."""
 
     def toolbox_options(self) -> dict[str, bool]:
         """The profile's choices that :class:`~llm_coding_agent.tools.CodingTools` applies itself
@@ -90,6 +94,7 @@ PROFILES = {
         repair_call_json=True,
         verify_with_tests=True,
         locate_definitions=True,
+        offers_delegate=False,
     ),
 }
 #: Values of the ``profile`` option.

@@ -18,6 +18,8 @@ What lives here:
 - ``stats.py``: ``llm code stats``; ``metrics.py``: the task metrics it reads from llm's logs.
 - ``plan_ui.py``: plan mode and the todo list on screen: the plan's y / e / n, ``!plan``, the
   checklist, and the ``plan``/``todo`` events of ``--json``.
+- ``subagent_ui.py``: a sub-agent's progress (``delegate``) as an indented block, and its
+  ``--json`` events tagged with ``parent``.
 
 May import every lower layer (``agent``, ``safety``, ``tools``, ``errors``). Nothing imports it
 but :mod:`llm_coding_agent.plugin`. ``rich`` and ``prompt_toolkit`` are imported only when

@@ -3,7 +3,8 @@
 What counts, and how it is found (only the tables llm 0.36 writes, plus ``llm_code_reviews``):
 
 - **A session** is a logged conversation whose first turn had ``CodingTools``; its project is
-  that toolbox's ``root`` (as for ``llm code -r``).
+  that toolbox's ``root`` (as for ``llm code -r``). A sub-agent's conversation (``delegate``,
+  listed in ``llm_code_subagents``) is no session: its tasks and tokens are not counted.
 - **A task** is one request of the user: a turn whose new input holds a user message in the
   user's own words (the agent's notes, its next-step hint and compaction summaries are not
   requests). The turns after it, until the next request, belong to it; their tokens are its tokens.
@@ -34,6 +35,7 @@ from ..agent.logstore import parse_logged_time
 from ..agent.mentions import request_text
 from ..agent.profiles import STEP_HINTS
 from ..agent.reviewer import REVIEWS_TABLE
+from ..agent.subagents import subagent_conversations
 from ..tools import short_tool_name
 
 __all__ = ["TaskRecord", "read_tasks", "read_reviews", "summarize", "is_test_command", "parse_since"]
@@ -118,9 +120,10 @@ def read_tasks(db: Any, since: datetime | None = None, root: str | None = None) 
         threads.setdefault(row["thread_id"], []).append(row)
     reader = _Reader(db)
     tasks: list[TaskRecord] = []
+    subagents = subagent_conversations(db)  # delegated work, not tasks the user gave
     for thread_id, turns in threads.items():
         project = _toolbox_root(turns[0]["toolbox"])
-        if project is None or (root is not None and project != root):
+        if project is None or (root is not None and project != root) or thread_id in subagents:
             continue
         tasks += [t for t in reader.tasks(thread_id, project, turns) if since is None or _after(t.started, since)]
     return tasks

@@ -29,6 +29,7 @@ from .hooks_ui import HooksSession, call_title
 from .plan_ui import PlanSession
 from .session_commands import SessionCommands, is_session_command
 from .sessions import ResumeSession
+from .subagent_ui import SubagentSession
 from .ui import TerminalUI
 
 __all__ = ["Session", "SessionError", "EXIT_OK", "EXIT_ERROR", "EXIT_LIMIT", "EXIT_INTERRUPTED", "emit_event"]
@@ -60,7 +61,7 @@ def emit_event(event: dict) -> None:
     sys.stdout.flush()
 
 
-class Session(SessionCommands, PlanSession, ResumeSession, HooksSession):
+class Session(SessionCommands, SubagentSession, PlanSession, ResumeSession, HooksSession):
     """One ``llm code`` session, configured by the options the command line gave (a layer of
     :class:`~llm_coding_agent.config.SessionConfig` values) over the settings files."""
 
@@ -153,6 +154,7 @@ class Session(SessionCommands, PlanSession, ResumeSession, HooksSession):
             allow_unsandboxed=False if self.headless else self._allow_unsandboxed,
             plan_approver=self._plan_approver(),
             on_todos=self._show_todos,
+            on_subagent=self._on_subagent,
         )
 
     def _make_agent(self, fresh: bool = False) -> CodingAgent:
@@ -282,6 +284,8 @@ class Session(SessionCommands, PlanSession, ResumeSession, HooksSession):
         title = {"write_file": "Write", "edit_file": "Edit", "execute_command": "Run"}.get(name, "Call")
         subject = arguments.get("path") or arguments.get("command") or tool.name
         title = call_title(tool.name, arguments) or f"{title} {subject}?"
+        if agent.active_subagent is not None:
+            title = f"Sub-agent: {title}"
         if decision.destructive:
             title += f"  ({decision.reason})"  # "destructive: `rm -rf x` deletes ...; ..."
         always = None if decision.destructive else agent.policy.always_description(tool.name, arguments)

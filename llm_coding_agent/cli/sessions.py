@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from ..agent.logstore import parse_logged_time
+from ..agent.subagents import subagent_conversations
 from .messages import clip, first_line, plural, request_text
 
 __all__ = ["LoggedSession", "ResumeSession", "recent_sessions", "age", "session_line", "sessions_list", "MAX_SESSIONS"]
@@ -78,8 +79,9 @@ def recent_sessions(db: Any, root: str | Path, limit: int = MAX_SESSIONS,
             "group by thread_id order by last_at desc"
         ).fetchall()
         found = []
+        subagents = subagent_conversations(db)  # a sub-agent's conversation is part of its parent's session
         for thread_id, first_turn, last_at in threads:
-            if first_turn in here and thread_id != exclude:
+            if first_turn in here and thread_id != exclude and thread_id not in subagents:
                 found.append(_describe(db, thread_id, last_at))
                 if len(found) >= limit:
                     break

@@ -235,6 +235,11 @@ class TerminalUI:
         self._end_stream()
         self._print_line(Text(line, style="dim"))
 
+    def line(self, text: Text) -> None:
+        """One rendered line (a sub-agent's block), after what streamed before it."""
+        self._end_stream()
+        self._print_line(text)
+
     def _print_line(self, text: Text) -> None:
         """One line, cut with "…" at the terminal width rather than wrapped (a terminal only:
         piped output keeps whole lines)."""
