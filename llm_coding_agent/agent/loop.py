@@ -42,6 +42,7 @@ from .responses import (
 )
 from .results import AgentResult, AgentStateError, ModelError, TokenUsage
 from .reviewer import ReviewedCalls
+from .skills import AgentSkills
 from .textcalls import parse_text_tool_calls
 from .verify import VerifyWithTests, last_test_outcome
 
@@ -76,7 +77,7 @@ class RunState:
     plan_nudged: bool = False
 
 
-class CodingAgent(ReviewedCalls, ToolCalls, VerifyWithTests, Planning, HistoryAndUndo):
+class CodingAgent(ReviewedCalls, ToolCalls, VerifyWithTests, AgentSkills, Planning, HistoryAndUndo):
     """A coding agent for one project directory.
 
     ``approve`` governs mutating tools (``write_file``, ``edit_file``, ``execute_command`` and any
@@ -91,6 +92,8 @@ class CodingAgent(ReviewedCalls, ToolCalls, VerifyWithTests, Planning, HistoryAn
     or not); ``on_notice(message)`` for the agent's own remarks (compaction, budgets, stops);
     ``on_todos(todo_list)`` when the todo list changes. ``plan=True`` starts in plan mode, where
     ``plan_approver(plan)`` answers the plan (without one the run pauses on it; see :mod:`.planning`).
+    ``skills`` are the skills offered to the model (default: built-in, the user's, and a trusted
+    project's; ``False``: none; see :mod:`.skills`).
 
     Options come from ``config`` (an :class:`~llm_coding_agent.config.AgentConfig`) and from
     keyword arguments named after its fields (``sandbox="off"``, ``max_turns=10``, ...), which
@@ -119,6 +122,7 @@ class CodingAgent(ReviewedCalls, ToolCalls, VerifyWithTests, Planning, HistoryAn
         allow_unsandboxed: bool | Callable[[str], bool] = False,
         plan_approver: PlanApprover | None = None,
         on_todos: Callable[[Any], None] | None = None,
+        skills: Any = None,
         **overrides: Any,
     ):
         given = dict(chain_limit=chain_limit, system=system, key=key, options=options, **overrides)
@@ -160,9 +164,11 @@ class CodingAgent(ReviewedCalls, ToolCalls, VerifyWithTests, Planning, HistoryAn
                 f"cannot disable unknown tool {', '.join(sorted(unknown))}: the tools are "
                 + ", ".join(short_tool_name(t.name) for t in coding)
             )
+        self._init_skills(skills)  # before the tools: activate_skill is one (agent/skills.py)
         self._init_planning(plan_approver, on_todos)
         self.tools: list[llm.Tool] = [t for t in coding if short_tool_name(t.name) not in disabled]
-        self.tools = described_tools(self.tools + wrap_tools(tools) + [self.todos.tool()], self.profile)
+        extra = wrap_tools(tools) + [self.todos.tool()] + self.skill_tools()
+        self.tools = described_tools(self.tools + extra, self.profile)
         self._start_planning(c.plan)
         self.conversation = conversation or self.model.conversation(tools=self.tools)
         self.conversation.tools = self.tools
@@ -210,6 +216,7 @@ class CodingAgent(ReviewedCalls, ToolCalls, VerifyWithTests, Planning, HistoryAn
         agent = cls(conversation=conversation, db=db, **kwargs)
         agent._pending = _trailing_pending_tool_calls(conversation.loaded_messages or []) or []
         agent._recover_planning()
+        agent._recover_skills()
         return agent
 
     @property
@@ -263,7 +270,9 @@ class CodingAgent(ReviewedCalls, ToolCalls, VerifyWithTests, Planning, HistoryAn
             return result
         results, self._unsent_results = self._unsent_results, []
         first = not self.conversation.responses and not self.conversation.loaded_messages
-        system = system_prompt(self.root, self.config.system, compact=self.profile.compact_prompt) if first else None
+        system = None
+        if first:
+            system = system_prompt(self.root, self.config.system, compact=self.profile.compact_prompt) + self.skills_prompt()
         return self._drive(self.send(prompt, system=system, tool_results=results), result, request)
 
     def resume(self, approve: bool | Iterable[str] | None = True) -> AgentResult:

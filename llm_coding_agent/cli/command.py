@@ -50,6 +50,7 @@ def config_options(config_class: type) -> Callable:
 #: ``llm code NAME ...`` runs another click command: NAME -> (module, attribute), imported when used.
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "stats": (".stats", "stats_command"),
+    "skills": (".skills_ui", "skills_command"),
 }
 
 
@@ -130,6 +131,7 @@ def code_command(prompt, **params):
     llm code --reviewer gpt-4.1-mini      a second model reviews file changes first
     llm code stats [--since DATE] [--json]  task metrics from the logs (see llm code stats --help)
     llm code --plan "add caching"         plan first: read-only until you approve the plan
+    llm code skills                       the skills offered to the model (!skill NAME uses one)
 
     Mutating tools (edits, writes, commands) ask first, showing the diff or the command.
     Answer y (once), a (always for similar calls this session) or n (optionally "n: reason");

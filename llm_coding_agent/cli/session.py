@@ -28,6 +28,7 @@ from .live import turn_status
 from .plan_ui import PlanSession
 from .session_commands import SessionCommands, is_session_command
 from .sessions import ResumeSession
+from .skills_ui import SkillsAndCommands
 from .ui import TerminalUI
 
 __all__ = ["Session", "SessionError", "EXIT_OK", "EXIT_ERROR", "EXIT_LIMIT", "EXIT_INTERRUPTED", "emit_event"]
@@ -57,7 +58,7 @@ def emit_event(event: dict) -> None:
     sys.stdout.flush()
 
 
-class Session(SessionCommands, PlanSession, ResumeSession):
+class Session(SkillsAndCommands, SessionCommands, PlanSession, ResumeSession):
     """One ``llm code`` session, configured by the options the command line gave (a layer of
     :class:`~llm_coding_agent.config.SessionConfig` values) over the settings files."""
 
@@ -89,6 +90,7 @@ class Session(SessionCommands, PlanSession, ResumeSession):
                 f"{self.settings.untrusted_project_file} has settings ({', '.join(self.settings.project_pending)})"
                 " that are inactive until you trust it (run interactively to be asked)"
             )
+        self.extensions = self._load_extensions()  # skills and custom commands (cli/skills_ui.py)
         #: The effective configuration: defaults, then the settings files, then the command line.
         self.config: SessionConfig = SessionConfig().layered(self.settings.config_layer(), command_line)
         self.extra_tools = self._gather_tools(self.config.tool_specs, self.config.functions)
@@ -149,6 +151,7 @@ class Session(SessionCommands, PlanSession, ResumeSession):
             allow_unsandboxed=False if self.headless else self._allow_unsandboxed,
             plan_approver=self._plan_approver(),
             on_todos=self._show_todos,
+            skills=self.extensions.skills,
         )
 
     def _make_agent(self, fresh: bool = False) -> CodingAgent:
@@ -324,7 +327,7 @@ class Session(SessionCommands, PlanSession, ResumeSession):
             self.agent.discard_pending("declined: the session was continued headless (-p)")
         self._declined = []
         try:
-            result = self.agent.run(task)
+            result = self.agent.run(self._custom_task(task))  # -p "!review app.py": a custom command
         except (ModelError, AgentStateError) as ex:
             raise SessionError(str(ex)) from None
         if self._started is not None and self.config.json_output:  # Ctrl-C stopped it: no result came
