@@ -22,6 +22,7 @@ from pathlib import Path
 import llm
 
 from .frontmatter import FrontmatterError, split_frontmatter
+from .skills import display_path
 
 __all__ = ["CustomCommand", "CommandCatalog", "discover_commands", "expand_command", "PROJECT_COMMAND_DIRS"]
 
@@ -45,7 +46,8 @@ def expand_command(body: str, arguments: str = "") -> str:
     except ValueError:  # an unclosed quote: split on spaces rather than refuse
         words = arguments.split()
     text = body.replace("$ARGUMENTS", arguments)
-    return _POSITIONAL.sub(lambda m: words[int(m.group(1)) - 1] if int(m.group(1)) <= len(words) else "", text)
+    text = _POSITIONAL.sub(lambda m: words[int(m.group(1)) - 1] if int(m.group(1)) <= len(words) else "", text)
+    return text.rstrip()
 
 
 @dataclass
@@ -100,7 +102,8 @@ def command_folders(root: Path | None) -> list[tuple[str, Path, str]]:
     folders = []
     if root is not None:
         folders += [("project", Path(root) / d, d) for d in PROJECT_COMMAND_DIRS]
-    folders.append(("user", llm.user_dir() / "llm-code" / "commands", "<llm user dir>/llm-code/commands"))
+    user = llm.user_dir() / "llm-code" / "commands"
+    folders.append(("user", user, display_path(user)))
     return folders
 
 

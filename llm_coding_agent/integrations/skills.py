@@ -36,6 +36,7 @@ __all__ = [
     "BUILTIN_SKILLS_DIR",
     "PROJECT_SKILL_DIRS",
     "SKILL_FILE",
+    "display_path",
 ]
 
 SKILL_FILE = "SKILL.md"
@@ -158,7 +159,7 @@ def skill_folders(root: Path | None, home: Path | None = None) -> list[tuple[str
         folders += [("project", Path(root) / d, d) for d in PROJECT_SKILL_DIRS]
     user = llm.user_dir() / "llm-code" / "skills"
     folders += [
-        ("user", user, _display(user, home)),
+        ("user", user, display_path(user, home)),
         ("user", home / ".agents" / "skills", "~/.agents/skills"),
         ("user", home / ".claude" / "skills", "~/.claude/skills"),
         ("built-in", BUILTIN_SKILLS_DIR, "built-in"),
@@ -281,7 +282,9 @@ def _first_sentence(text: str) -> str:
     return sentence if len(sentence) <= SHORT_DESCRIPTION else sentence[: SHORT_DESCRIPTION - 1].rstrip() + "…"
 
 
-def _display(path: Path, home: Path) -> str:
+def display_path(path: Path, home: Path | None = None) -> str:
+    """``path`` as the user would write it: ``~/...`` under the home directory."""
+    home = Path(home) if home is not None else Path.home()
     try:
         return "~/" + path.relative_to(home).as_posix()
     except ValueError:
