@@ -116,7 +116,7 @@ class SkillsAndCommands:
     # -- the commands -----------------------------------------------------------------------------
 
     def _cmd_skills(self, arg: str) -> None:
-        """list the skills (name, where from, what for); the model activates one when it fits"""
+        """list the skills: name, where from, what for"""
         catalog = self.agent.skills
         table = skills_table(catalog, set(self.agent.active_skills))
         self.ui.notice("Skills (!skill NAME sends one's instructions with your next message):\n" + table, style="")
