@@ -249,6 +249,7 @@ def test_declining_the_trust_question_keeps_project_skills_out(model, project):
     model.script("ok")
     result = run_cli(base(project), input="n\nhi\n")
     assert result.exit_code == 0, result.output
+    assert "the project's skills (sneaky) are not used in this session" in result.output
     assert "sneaky" not in model.prompts[0].system and "fix-failing-test" in model.prompts[0].system
 
 
@@ -302,6 +303,16 @@ def test_a_continued_conversation_keeps_its_active_skills(model, project, tmp_pa
     assert set(again.active_skills) == {"sync-docs", "fix-failing-test"}
     pinned = again.pinned_context()
     assert "# Fix a bug from a failing test" in pinned and "# Bring the docs in line with the code" in pinned
+
+
+def test_llm_code_c_continues_with_the_skills_that_were_active(model, project):
+    model.script("ok", "ok again")
+    first = run_cli(base(project), input="!skill sync-docs\nupdate the readme\n")
+    assert first.exit_code == 0, first.output
+    again = run_cli(base(project, "-c"), input="!skills\n")
+    assert again.exit_code == 0, again.output
+    line = next(line for line in again.output.splitlines() if line.strip().startswith("sync-docs"))
+    assert line.endswith("(active)")
 
 
 def test_a_skill_activated_by_the_model_is_kept_whole_when_results_are_shortened(model, project):

@@ -17,7 +17,7 @@ from ..agent.results import AgentStateError
 from ..integrations.commands import CustomCommand
 from ..integrations.skills import Skill, SkillCatalog
 from ..integrations.trust import Extensions, load_extensions
-from .session_commands import ALIASES, HELP_FOOTER
+from .session_commands import HELP_FOOTER
 
 __all__ = ["SkillsAndCommands", "skills_command", "skills_table"]
 
@@ -61,6 +61,8 @@ class SkillsAndCommands:
         for warning in extensions.warnings:
             self.ui.notice(f"warning: {warning}")
         notice = extensions.untrusted_notice()
+        if notice and not self.headless:  # the user just said no
+            notice = f"the project's {extensions.project_summary} are not used in this session"
         if notice:
             self.ui.notice(notice)
         builtin = set(self.builtin_command_names())
@@ -108,7 +110,7 @@ class SkillsAndCommands:
         """A headless task that names a custom command (``-p "!review app.py"``), expanded."""
         name, _, arg = task.strip()[1:].partition(" ")
         if task.strip()[:1] in ("!", "/"):
-            command = self.custom_commands().get(ALIASES.get(name.lower(), name.lower()))
+            command = self.custom_commands().get(name.lower())
             if command is not None:
                 return command.expand(arg)
         return task
