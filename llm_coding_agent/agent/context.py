@@ -56,6 +56,9 @@ KNOWN_WINDOWS: dict[str, int] = {
     "llama": 8_192,
 }
 #: How the message that replaces the summarised part of a history begins.
+#: Tools whose results are never shortened: an activated skill's instructions (agent/skills.py)
+#: apply for the rest of the conversation.
+WHOLE_RESULTS = ("activate_skill",)
 SUMMARY_HEADER = "[Summary of the earlier part of this session, written when the context was compacted]"
 
 #: Window assumed for models not listed: small on purpose (compacting early is cheaper than a
@@ -207,7 +210,8 @@ def shorten_tool_results(
         if start <= i < end and message.role == "tool":
             parts = []
             for part in message.parts:
-                if isinstance(part, ToolResultPart) and len(part.output or "") > keep + 200:
+                whole = str(part.name or "").endswith(WHOLE_RESULTS) if isinstance(part, ToolResultPart) else True
+                if not whole and len(part.output or "") > keep + 200:
                     hint = _again_hint(calls.get(part.tool_call_id or ""), part.name)
                     part = ToolResultPart(
                         name=part.name,

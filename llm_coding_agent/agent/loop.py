@@ -44,6 +44,7 @@ from .responses import (
 from .results import AgentResult, AgentStateError, ModelError, TokenUsage
 from .reviewer import ReviewedCalls
 from .subagents import DELEGATE_TOOL, Delegation, latest_main_conversation
+from .skills import AgentSkills
 from .textcalls import parse_text_tool_calls
 from .verify import VerifyWithTests, last_test_outcome
 from .written_tools import WrittenTools
@@ -81,7 +82,8 @@ class RunState:
 
 
 class CodingAgent(
-    Delegation, ReviewedCalls, ToolCalls, VerifyWithTests, Planning, HistoryAndUndo, Hooked, WrittenTools
+    Delegation, ReviewedCalls, ToolCalls, VerifyWithTests, AgentSkills, Planning, HistoryAndUndo, Hooked,
+    WrittenTools,
 ):
     """A coding agent for one project directory.
 
@@ -98,6 +100,8 @@ class CodingAgent(
     ``on_todos(todo_list)`` when the todo list changes; ``on_subagent(event)`` for the progress of
     a sub-agent the ``delegate`` tool started (:mod:`.subagents`). ``plan=True`` starts in plan mode, where
     ``plan_approver(plan)`` answers the plan (without one the run pauses on it; see :mod:`.planning`).
+    ``skills`` are the skills offered to the model (default: built-in, the user's, and a trusted
+    project's; ``False``: none; see :mod:`.skills`).
 
     Options come from ``config`` (an :class:`~llm_coding_agent.config.AgentConfig`) and from
     keyword arguments named after its fields (``sandbox="off"``, ``max_turns=10``, ...), which
@@ -127,6 +131,7 @@ class CodingAgent(
         plan_approver: PlanApprover | None = None,
         on_todos: Callable[[Any], None] | None = None,
         on_subagent: Callable[[Any], None] | None = None,
+        skills: Any = None,
         **overrides: Any,
     ):
         given = dict(chain_limit=chain_limit, system=system, key=key, options=options, **overrides)
@@ -171,10 +176,11 @@ class CodingAgent(
                 f"cannot disable unknown tool {', '.join(sorted(unknown))}: the tools are "
                 + ", ".join(short_tool_name(t.name) for t in coding)
             )
+        self._init_skills(skills)  # before the tools: activate_skill is one (agent/skills.py)
         self._init_planning(plan_approver, on_todos)
         self.tools: list[llm.Tool] = [t for t in coding if short_tool_name(t.name) not in disabled]
         extra = wrap_tools(tools)
-        self.tools = described_tools(self.tools + extra + [self.todos.tool()], self.profile)
+        self.tools = described_tools(self.tools + extra + [self.todos.tool()] + self.skill_tools(), self.profile)
         self._init_delegation(on_subagent, extra)  # the delegate tool (agent/subagents.py)
         self._start_planning(c.plan)
         self.conversation = conversation or self.model.conversation(tools=self.tools)
@@ -225,6 +231,7 @@ class CodingAgent(
         agent = cls(conversation=conversation, db=db, **kwargs)
         agent._pending = _trailing_pending_tool_calls(conversation.loaded_messages or []) or []
         agent._recover_planning()
+        agent._recover_skills()
         return agent
 
     @property
@@ -282,7 +289,9 @@ class CodingAgent(
             return result
         results, self._unsent_results = self._unsent_results, []
         first = not self.conversation.responses and not self.conversation.loaded_messages
-        system = system_prompt(self.root, self.config.system, compact=self.profile.compact_prompt) if first else None
+        system = None
+        if first:
+            system = system_prompt(self.root, self.config.system, compact=self.profile.compact_prompt) + self.skills_prompt()
         return self._drive(self.send(prompt, system=system, tool_results=results), result, request)
 
     def resume(self, approve: bool | Iterable[str] | None = True, reasons: dict[str, str] | None = None) -> AgentResult:

@@ -51,6 +51,7 @@ def config_options(config_class: type) -> Callable:
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "stats": (".stats", "stats_command"),
     "web": ("..web.command", "web_command"),
+    "skills": (".skills_ui", "skills_command"),
 }
 
 
@@ -132,6 +133,7 @@ def code_command(prompt, **params):
     llm code stats [--since DATE] [--json]  task metrics from the logs (see llm code stats --help)
     llm code web [-d DIR] [--port N]      sessions and approvals in the browser
     llm code --plan "add caching"         plan first: read-only until you approve the plan
+    llm code skills                       the skills offered to the model (!skill NAME uses one)
 
     Mutating tools (edits, writes, commands) ask first, showing the diff or the command.
     Answer y (once), a (always for similar calls this session) or n (optionally "n: reason");

@@ -30,6 +30,7 @@ from .plan_ui import PlanSession
 from .session_commands import SessionCommands, is_session_command
 from .sessions import ResumeSession
 from .subagent_ui import SubagentSession
+from .skills_ui import SkillsAndCommands
 from .ui import TerminalUI
 
 __all__ = ["Session", "SessionError", "EXIT_OK", "EXIT_ERROR", "EXIT_LIMIT", "EXIT_INTERRUPTED", "emit_event"]
@@ -61,7 +62,7 @@ def emit_event(event: dict) -> None:
     sys.stdout.flush()
 
 
-class Session(SessionCommands, SubagentSession, PlanSession, ResumeSession, HooksSession):
+class Session(SkillsAndCommands, SessionCommands, SubagentSession, PlanSession, ResumeSession, HooksSession):
     """One ``llm code`` session, configured by the options the command line gave (a layer of
     :class:`~llm_coding_agent.config.SessionConfig` values) over the settings files."""
 
@@ -93,6 +94,7 @@ class Session(SessionCommands, SubagentSession, PlanSession, ResumeSession, Hook
                 f"{self.settings.untrusted_project_file} has settings ({', '.join(self.settings.project_pending)})"
                 " that are inactive until you trust it (run interactively to be asked)"
             )
+        self.extensions = self._load_extensions()  # skills and custom commands (cli/skills_ui.py)
         #: The effective configuration: defaults, then the settings files, then the command line.
         self.config: SessionConfig = SessionConfig().layered(self.settings.config_layer(), command_line)
         self.extra_tools = self._gather_tools(self.config.tool_specs, self.config.functions)
@@ -155,6 +157,7 @@ class Session(SessionCommands, SubagentSession, PlanSession, ResumeSession, Hook
             plan_approver=self._plan_approver(),
             on_todos=self._show_todos,
             on_subagent=self._on_subagent,
+            skills=self.extensions.skills,
         )
 
     def _make_agent(self, fresh: bool = False) -> CodingAgent:
@@ -332,7 +335,7 @@ class Session(SessionCommands, SubagentSession, PlanSession, ResumeSession, Hook
             self.agent.discard_pending("declined: the session was continued headless (-p)")
         self._declined = []
         try:
-            result = self.agent.run(task)
+            result = self.agent.run(self._custom_task(task))  # -p "!review app.py": a custom command
         except (ModelError, AgentStateError) as ex:
             raise SessionError(str(ex)) from None
         if self._started is not None and self.config.json_output:  # Ctrl-C stopped it: no result came

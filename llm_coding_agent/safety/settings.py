@@ -65,6 +65,8 @@ __all__ = [
     "trust_file",
     "add_user_rule",
     "read_user_settings",
+    "is_trusted_digest",
+    "trust_digest",
 ]
 
 #: The keys a settings file may hold: the config fields marked ``settings_file``, with their types.
@@ -248,6 +250,17 @@ def trust_file(path: Path) -> None:
     if raw is None:
         raise SettingsError(f"{path}: does not exist, so it cannot be trusted")
     _record_trust(Path(path), _digest(raw))
+
+
+def is_trusted_digest(key_path: Path, digest: str) -> bool:
+    """True when the user trusted content with ``digest`` under ``key_path``: trust given to
+    something other than one file's bytes (a project's skills and commands, all together)."""
+    return _trusted().get(_key(key_path)) == digest
+
+
+def trust_digest(key_path: Path, digest: str) -> None:
+    """Record that the user trusts the content with ``digest`` under ``key_path``."""
+    _record_trust(Path(key_path), digest)
 
 
 def add_user_rule(rule: str, kind: str = "allow") -> bool:
