@@ -33,6 +33,7 @@ from .context import ContextBudget, tools_overhead, truncate_results, window_for
 from .history import HistoryAndUndo
 from .guards import UNAPPLIED_CODE_NUDGE, RepeatTracker, shows_unapplied_code
 from .logstore import conversation_root, db_path, log_response, logged_root
+from .mcp_servers import McpTools
 from .mentions import attach_mentioned_files
 from .planning import PlanApprover, Planning
 from .profiles import described_tools, next_step_hint, profile_for
@@ -76,7 +77,7 @@ class RunState:
     plan_nudged: bool = False
 
 
-class CodingAgent(ReviewedCalls, ToolCalls, VerifyWithTests, Planning, HistoryAndUndo):
+class CodingAgent(ReviewedCalls, ToolCalls, VerifyWithTests, Planning, HistoryAndUndo, McpTools):
     """A coding agent for one project directory.
 
     ``approve`` governs mutating tools (``write_file``, ``edit_file``, ``execute_command`` and any
@@ -95,6 +96,8 @@ class CodingAgent(ReviewedCalls, ToolCalls, VerifyWithTests, Planning, HistoryAn
     Options come from ``config`` (an :class:`~llm_coding_agent.config.AgentConfig`) and from
     keyword arguments named after its fields (``sandbox="off"``, ``max_turns=10``, ...), which
     win over ``config``; the positional ones are those of llm-coding-agent 0.1a0.
+    MCP servers (``mcp_config=["servers.json"]``, ``.mcp.json``) start with the agent: end with
+    :meth:`close`, or use ``with CodingAgent(...) as agent:`` (see :mod:`.mcp_servers`).
     """
 
     def __init__(
@@ -162,7 +165,8 @@ class CodingAgent(ReviewedCalls, ToolCalls, VerifyWithTests, Planning, HistoryAn
             )
         self._init_planning(plan_approver, on_todos)
         self.tools: list[llm.Tool] = [t for t in coding if short_tool_name(t.name) not in disabled]
-        self.tools = described_tools(self.tools + wrap_tools(tools) + [self.todos.tool()], self.profile)
+        extra = wrap_tools(tools) + self._start_mcp(c)  # MCP servers: agent/mcp_servers.py; close() stops them
+        self.tools = described_tools(self.tools + extra + [self.todos.tool()], self.profile)
         self._start_planning(c.plan)
         self.conversation = conversation or self.model.conversation(tools=self.tools)
         self.conversation.tools = self.tools

@@ -50,6 +50,7 @@ def config_options(config_class: type) -> Callable:
 #: ``llm code NAME ...`` runs another click command: NAME -> (module, attribute), imported when used.
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "stats": (".stats", "stats_command"),
+    "mcp": (".mcp_ui", "mcp_command"),
 }
 
 
@@ -130,6 +131,7 @@ def code_command(prompt, **params):
     llm code --reviewer gpt-4.1-mini      a second model reviews file changes first
     llm code stats [--since DATE] [--json]  task metrics from the logs (see llm code stats --help)
     llm code --plan "add caching"         plan first: read-only until you approve the plan
+    llm code mcp                          MCP servers (.mcp.json, your mcp.json): status, tools
 
     Mutating tools (edits, writes, commands) ask first, showing the diff or the command.
     Answer y (once), a (always for similar calls this session) or n (optionally "n: reason");
@@ -181,10 +183,13 @@ def code_command(prompt, **params):
     # With --json every ending, errors included, is a `final` event (the last line of stdout).
     try:
         session = Session(command_line)
-        if session.headless:
-            status = session.run_headless(session.config.print_prompt)
-        else:
-            status = session.run_interactive(prompt)
+        try:
+            if session.headless:
+                status = session.run_headless(session.config.print_prompt)
+            else:
+                status = session.run_interactive(prompt)
+        finally:
+            session.close()  # stops the MCP servers
     except SessionError as ex:
         if json_output:
             _final_error(str(ex))

@@ -25,6 +25,7 @@ from .editor import edit_text
 from .local import local_notice, missing_key_message, model_lacks_key, prepare_local_model
 from .messages import declined_advice, recap, resume_hint, stop_message
 from .live import turn_status
+from .mcp_ui import McpSession
 from .plan_ui import PlanSession
 from .session_commands import SessionCommands, is_session_command
 from .sessions import ResumeSession
@@ -57,7 +58,7 @@ def emit_event(event: dict) -> None:
     sys.stdout.flush()
 
 
-class Session(SessionCommands, PlanSession, ResumeSession):
+class Session(SessionCommands, PlanSession, ResumeSession, McpSession):
     """One ``llm code`` session, configured by the options the command line gave (a layer of
     :class:`~llm_coding_agent.config.SessionConfig` values) over the settings files."""
 
@@ -97,6 +98,7 @@ class Session(SessionCommands, PlanSession, ResumeSession):
         self._declined: list[tuple[str, dict]] = []  # calls a headless run could not approve
         self._started: llm.ToolCall | None = None  # the call that started running and has no result yet
         self._last_output: str | None = None  # the last command's result, for !output
+        self._trust_project_mcp()  # interactive: ask about the project's .mcp.json (cli/mcp_ui.py)
         self.agent = self._make_agent()
 
     # -- construction -----------------------------------------------------------------------------
@@ -169,7 +171,12 @@ class Session(SessionCommands, PlanSession, ResumeSession):
         except (AgentStateError, ModelError, ValueError) as ex:
             # ValueError: an option value that cannot work (CodingAgent checks them all).
             raise SessionError(str(ex)) from None
-        self._check_model(agent.model)
+        try:
+            self._check_model(agent.model)
+        except SessionError:
+            agent.close()
+            raise
+        self.close()  # the agent this one replaces (!clear, !resume) stops its MCP servers
         agent.notice_stops = False  # _stop_message says why, with how to go on
         # The screen shows a running command's last lines; headless runs stay quiet.
         agent.coding_tools._on_output = None if self.headless else self.ui.tool_output
