@@ -119,6 +119,17 @@ def test_untrusted_project_file_starts_nothing_until_trusted(project):
     assert not load_server_set(project).servers
 
 
+def test_timeouts_come_from_the_settings_files_the_users_first(project):
+    from llm_coding_agent.safety.settings import load_settings, project_settings_path, user_settings_path
+
+    project_settings_path(project).parent.mkdir()
+    project_settings_path(project).write_text(json.dumps({"mcp_startup_timeout": 30, "mcp_tool_timeout": 5}))
+    user_settings_path().parent.mkdir(parents=True, exist_ok=True)
+    user_settings_path().write_text(json.dumps({"mcp_startup_timeout": 20}))
+    layer = load_settings(project).config_layer()
+    assert layer["mcp_startup_timeout"] == 20 and layer["mcp_tool_timeout"] == 5
+
+
 def test_tool_names_are_safe_for_model_apis():
     assert mcp_tool_name("dt", "now") == "mcp__dt__now"
     assert mcp_tool_name("my server", "get.issue") == "mcp__my_server__get_issue"
@@ -285,6 +296,20 @@ def test_http_server_with_headers_from_the_environment(model, project, http_serv
     header, now = results_of(model.prompts[-1])
     assert header == "Bearer s3cret"
     assert now[:4].isdigit() and "T" in now
+
+
+def test_an_http_server_that_dies_mid_call_is_withdrawn(model, project, http_server):
+    notices: list[str] = []
+    model.script(Step(tool_calls=[("mcp__web__crash", {})]), "carried on")
+    with CodingAgent(
+        "scripted", root=project, approve=True, on_notice=notices.append,
+        mcp_config=[servers(web={"type": "http", "url": http_server})],
+    ) as agent:
+        assert agent.run("crash it").text == "carried on"
+        assert [s.status for s in agent.mcp.statuses()] == ["exited"]
+    assert results_of(model.prompts[-1])[0].startswith("Error: the MCP server web stopped during this call")
+    assert not any(name.startswith("mcp__") for name in sent_tools(model.prompts[-1]))
+    assert "MCP server web stopped (Connection closed); its tools are withdrawn" in notices
 
 
 def test_an_unreachable_http_server_fails_to_start_in_one_line(model, project):
