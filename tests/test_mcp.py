@@ -263,6 +263,23 @@ def test_a_missing_command_is_reported_in_one_line(model, project):
     ]
 
 
+def test_a_server_that_exits_at_start_says_why_without_a_traceback(model, project, capfd):
+    notices: list[str] = []
+    entries = servers(
+        bad={"command": sys.executable, "args": ["-c", "raise SystemExit('no config file')"]},
+        chatty={"command": "echo", "args": ["not json-rpc"]},
+    )
+    with CodingAgent("scripted", root=project, on_notice=notices.append, mcp_config=[entries]):
+        pass
+    assert notices == [
+        "MCP server bad failed to start: it exited before answering (stderr: no config file); "
+        "its tools are not available",
+        "MCP server chatty failed to start: it exited or closed the connection before answering "
+        "(is it an MCP server?); its tools are not available",
+    ]
+    assert "Traceback" not in capfd.readouterr().err
+
+
 @pytest.fixture
 def http_server(tmp_path):
     """The test server over streamable HTTP on 127.0.0.1, on a free port."""

@@ -22,6 +22,7 @@ import asyncio
 import atexit
 import concurrent.futures
 import json
+import logging
 import re
 import tempfile
 import threading
@@ -131,6 +132,9 @@ class McpServers:
         """Start every server at once and wait until each is ready or out of time."""
         if not self.servers or self._loop is not None:
             return self
+        # The SDK logs what it cannot parse with tracebacks; the user gets our one-line reports
+        # instead (an application that configured logging still receives them).
+        logging.getLogger("mcp").addHandler(logging.NullHandler())
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="mcp-servers", daemon=True)
         self._thread.start()
@@ -419,6 +423,10 @@ def _describe_start_error(ex: BaseException, server: ServerState) -> str:
         ex = ex.exceptions[0]
     said = _last_stderr_line(server)
     text = str(ex) or type(ex).__name__
+    if _server_gone(ex) and text == "Connection closed":
+        if said:
+            return f"it exited before answering (stderr: {said})"
+        text = "it exited or closed the connection before answering (is it an MCP server?)"
     if spec.transport == "http":
         return f"{spec.url}: {text}"
     return f"{text}" + (f" (stderr: {said})" if said and said not in text else "")
