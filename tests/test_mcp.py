@@ -250,6 +250,17 @@ def test_a_server_that_never_finishes_starting_times_out_and_is_stopped(model, p
     assert not running(int(pid_file.read_text()))
 
 
+def test_a_call_past_the_tool_timeout_is_cancelled_and_the_server_stays(model, project):
+    model.script(Step(tool_calls=[("mcp__dt__slow", {}), ("mcp__dt__add_days", {"date": "2026-01-01", "days": 1})]), "ok")
+    entry = {**dt_entry(), "tool_timeout_sec": 1}
+    with CodingAgent("scripted", root=project, approve=True, mcp_config=[servers(dt=entry)]) as agent:
+        agent.run("wait")
+        assert [s.status for s in agent.mcp.statuses()] == ["running"]
+    slow, after = results_of(model.prompts[-1])
+    assert slow.startswith("Error: mcp__dt__slow did not answer within 1 s (the call was cancelled)")
+    assert after == "2026-01-02"
+
+
 def test_a_missing_command_is_reported_in_one_line(model, project):
     notices: list[str] = []
     model.script("ok")
@@ -412,7 +423,7 @@ def test_cli_interactive_asks_to_trust_the_project_file_then_lists_it_with_mcp(m
     assert result.exit_code == 0, result.output
     assert "wants to start MCP servers: dt (stdio:" in result.output
     assert is_trusted(project_mcp_path(project))
-    assert "dt  (project .mcp.json" in result.output and "running, 6 tools" in result.output
+    assert "dt  (project .mcp.json" in result.output and "running, 7 tools" in result.output
     assert "mcp__dt__add_days  The date (YYYY-MM-DD)" in result.output
 
 
@@ -438,7 +449,7 @@ def test_llm_code_mcp_lists_servers_status_and_tools(project, tmp_path):
     result = run_cli(["mcp", "-d", str(project)])
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
-    assert lines[0].startswith("dt  (your mcp.json · stdio: ") and lines[0].endswith("running, 6 tools")
+    assert lines[0].startswith("dt  (your mcp.json · stdio: ") and lines[0].endswith("running, 7 tools")
     assert "  mcp__dt__now  The current date and time (ISO 8601) at a UTC offset in hours." in lines
     assert any(
         line.startswith("gone  (your mcp.json") and line.endswith("failed (command not found: no-such-mcp-server-program)")

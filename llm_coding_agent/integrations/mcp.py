@@ -134,7 +134,9 @@ class McpServers:
             return self
         # The SDK logs what it cannot parse with tracebacks; the user gets our one-line reports
         # instead (an application that configured logging still receives them).
-        logging.getLogger("mcp").addHandler(logging.NullHandler())
+        sdk_log = logging.getLogger("mcp")
+        if not any(isinstance(h, logging.NullHandler) for h in sdk_log.handlers):
+            sdk_log.addHandler(logging.NullHandler())
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="mcp-servers", daemon=True)
         self._thread.start()

@@ -52,6 +52,13 @@ def broken() -> str:
 
 
 @server.tool()
+def slow(seconds: float = 120) -> str:
+    """Takes its time before answering."""
+    time.sleep(seconds)
+    return "finally"
+
+
+@server.tool()
 def big(lines: int = 5000) -> str:
     """Many lines of output."""
     return "\n".join(f"line {i} " + "x" * 40 for i in range(lines))
