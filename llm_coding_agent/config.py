@@ -238,6 +238,29 @@ class AgentConfig:
     """The token budget of each sub-agent (input + output); ``None``: no budget of its own. It never
     exceeds what is left of the session's ``max_tokens``, and its tokens count towards that."""
 
+    # -- MCP servers (integrations/mcp_config.py, integrations/mcp.py) ----------------------------
+
+    mcp_servers: bool = _option(
+        True, flags=("--mcp/--no-mcp",), help="Start the MCP servers of .mcp.json and your mcp.json (default: on)",
+    )
+    """Start the MCP servers of the project's ``.mcp.json`` (once trusted) and the user's
+    ``<llm user dir>/llm-code/mcp.json``; their tools reach the model as ``mcp__<server>__<tool>``."""
+
+    mcp_config: list = _option(
+        [], flags=("--mcp-config",), help="Also start the MCP servers of this file (.mcp.json format), for this run",
+        multiple=True, metavar="FILE", convert=list,
+    )
+    """More MCP server files for this session (``.mcp.json`` format; the API also takes the parsed
+    object, a dict). Their servers win over those of the same name in the other files."""
+
+    mcp_startup_timeout: int = _option(10, settings_file=True, minimum=1)
+    """Seconds an MCP server may take to start before it is left out (a server's own
+    ``startup_timeout_sec`` wins)."""
+
+    mcp_tool_timeout: int = _option(60, settings_file=True, minimum=1)
+    """Seconds one MCP tool call may take before it is cancelled (a server's own
+    ``tool_timeout_sec`` wins)."""
+
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):
             minimum = f.metadata.get("minimum")

@@ -128,7 +128,7 @@ def test_settings_file_keys_are_the_config_fields_marked_for_it():
     marked = {f.name for f in dataclasses.fields(AgentConfig) if f.metadata.get("settings_file")}
     assert set(settings._KEYS) == marked == {
         "allow", "deny", "network", "sandbox", "env_allow", "profile", "reviewer", "review_max_lines",
-        "review_sensitive", "prices", "hooks", "create_tool",
+        "review_sensitive", "prices", "hooks", "create_tool", "mcp_startup_timeout", "mcp_tool_timeout",
     }
 
 

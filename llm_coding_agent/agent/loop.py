@@ -34,6 +34,7 @@ from .history import HistoryAndUndo
 from .hooked import Hooked
 from .guards import UNAPPLIED_CODE_NUDGE, RepeatTracker, shows_unapplied_code
 from .logstore import conversation_root, db_path, log_response, logged_root
+from .mcp_servers import McpTools
 from .mentions import attach_mentioned_files, defining_paths, mentioned_paths
 from .planning import PlanApprover, Planning
 from .profiles import described_tools, next_step_hint, profile_for
@@ -83,7 +84,7 @@ class RunState:
 
 class CodingAgent(
     Delegation, ReviewedCalls, ToolCalls, VerifyWithTests, AgentSkills, Planning, HistoryAndUndo, Hooked,
-    WrittenTools,
+    WrittenTools, McpTools,
 ):
     """A coding agent for one project directory.
 
@@ -106,6 +107,8 @@ class CodingAgent(
     Options come from ``config`` (an :class:`~llm_coding_agent.config.AgentConfig`) and from
     keyword arguments named after its fields (``sandbox="off"``, ``max_turns=10``, ...), which
     win over ``config``; the positional ones are those of llm-coding-agent 0.1a0.
+    MCP servers (``mcp_config=["servers.json"]``, ``.mcp.json``) start with the agent: end with
+    :meth:`close`, or use ``with CodingAgent(...) as agent:`` (see :mod:`.mcp_servers`).
     """
 
     def __init__(
@@ -179,7 +182,7 @@ class CodingAgent(
         self._init_skills(skills)  # before the tools: activate_skill is one (agent/skills.py)
         self._init_planning(plan_approver, on_todos)
         self.tools: list[llm.Tool] = [t for t in coding if short_tool_name(t.name) not in disabled]
-        extra = wrap_tools(tools)
+        extra = wrap_tools(tools) + self._start_mcp(c)  # MCP servers: agent/mcp_servers.py; close() stops them
         self.tools = described_tools(self.tools + extra + [self.todos.tool()] + self.skill_tools(), self.profile)
         self._init_delegation(on_subagent, extra)  # the delegate tool (agent/subagents.py)
         self._start_planning(c.plan)

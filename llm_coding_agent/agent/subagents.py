@@ -317,6 +317,9 @@ class Delegation:
             max_turns=c.delegate_max_turns, max_tokens=min(budgets) if budgets else None,
             system=(c.system + "\n\n" if c.system else "") + note,
             disabled_tools=[*c.disabled_tools, DELEGATE_TOOL],
+            # The parent's MCP tools come with its extra tools, served by its running servers:
+            # a sub-agent starts none of its own.
+            mcp_servers=False, mcp_config=[],
         )
         sub = CodingAgent(
             self.model, approve=self._subagent_approver(), config=config, tools=self._extra_tools,  # type: ignore[attr-defined]

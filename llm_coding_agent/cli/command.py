@@ -52,6 +52,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "stats": (".stats", "stats_command"),
     "web": ("..web.command", "web_command"),
     "skills": (".skills_ui", "skills_command"),
+    "mcp": (".mcp_ui", "mcp_command"),
 }
 
 
@@ -134,6 +135,7 @@ def code_command(prompt, **params):
     llm code web [-d DIR] [--port N]      sessions and approvals in the browser
     llm code --plan "add caching"         plan first: read-only until you approve the plan
     llm code skills                       the skills offered to the model (!skill NAME uses one)
+    llm code mcp                          MCP servers (.mcp.json, your mcp.json): status, tools
 
     Mutating tools (edits, writes, commands) ask first, showing the diff or the command.
     Answer y (once), a (always for similar calls this session) or n (optionally "n: reason");
@@ -185,10 +187,13 @@ def code_command(prompt, **params):
     # With --json every ending, errors included, is a `final` event (the last line of stdout).
     try:
         session = Session(command_line)
-        if session.headless:
-            status = session.run_headless(session.config.print_prompt)
-        else:
-            status = session.run_interactive(prompt)
+        try:
+            if session.headless:
+                status = session.run_headless(session.config.print_prompt)
+            else:
+                status = session.run_interactive(prompt)
+        finally:
+            session.close()  # stops the MCP servers
     except SessionError as ex:
         if json_output:
             _final_error(str(ex))

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Iterable
 
 from ..agent.mentions import request_text
-from ..safety.rules import CommandRules, Verdict, similar_rule
+from ..safety.rules import TOOL_RULE_PREFIX, CommandRules, Verdict, similar_rule
 from ..tools import CODING_TOOL_PREFIX
 
 __all__ = [
@@ -85,13 +85,15 @@ def declined_advice(declined: list[tuple[str, dict]], rules: CommandRules, root:
     arguments): how many, and the options that would have allowed them.
 
     ``--allow`` rules can only approve commands, and only commands a rule can describe without
-    approving more than meant (``similar_rule``); anything else needs ``--yolo``.
+    approving more than meant (``similar_rule``), and MCP tools by name; anything else needs ``--yolo``.
     """
     allow: list[str] = []
     only_yolo = False
     for tool_name, arguments in declined:
         command = arguments.get("command") if tool_name == f"{CODING_TOOL_PREFIX}execute_command" else None
         found = _rules_for(command, rules, root) if isinstance(command, str) else None
+        if tool_name.startswith(TOOL_RULE_PREFIX):  # an MCP tool: a rule names it
+            found = [tool_name]
         if found is None:
             only_yolo = True
             continue

@@ -26,6 +26,7 @@ from .local import local_notice, missing_key_message, model_lacks_key, prepare_l
 from .messages import declined_advice, recap, resume_hint, stop_message
 from .live import turn_status
 from .hooks_ui import HooksSession, call_title
+from .mcp_ui import McpSession
 from .plan_ui import PlanSession
 from .session_commands import SessionCommands, is_session_command
 from .sessions import ResumeSession
@@ -62,7 +63,9 @@ def emit_event(event: dict) -> None:
     sys.stdout.flush()
 
 
-class Session(SkillsAndCommands, SessionCommands, SubagentSession, PlanSession, ResumeSession, HooksSession):
+class Session(
+    SkillsAndCommands, SessionCommands, SubagentSession, PlanSession, ResumeSession, HooksSession, McpSession
+):
     """One ``llm code`` session, configured by the options the command line gave (a layer of
     :class:`~llm_coding_agent.config.SessionConfig` values) over the settings files."""
 
@@ -104,6 +107,7 @@ class Session(SkillsAndCommands, SessionCommands, SubagentSession, PlanSession, 
         self._started: llm.ToolCall | None = None  # the call that started running and has no result yet
         self._last_output: str | None = None  # the last command's result, for !output
         self._trust_tool_files()  # .llm-code/tools files, shown before they load (hooks_ui.py)
+        self._trust_project_mcp()  # interactive: ask about the project's .mcp.json (cli/mcp_ui.py)
         self.agent = self._make_agent()
 
     # -- construction -----------------------------------------------------------------------------
@@ -178,7 +182,12 @@ class Session(SkillsAndCommands, SessionCommands, SubagentSession, PlanSession, 
         except (AgentStateError, ModelError, ValueError) as ex:
             # ValueError: an option value that cannot work (CodingAgent checks them all).
             raise SessionError(str(ex)) from None
-        self._check_model(agent.model)
+        try:
+            self._check_model(agent.model)
+        except SessionError:
+            agent.close()
+            raise
+        self.close()  # the agent this one replaces (!clear, !resume) stops its MCP servers
         agent.notice_stops = False  # _stop_message says why, with how to go on
         # The screen shows a running command's last lines; headless runs stay quiet.
         agent.coding_tools._on_output = None if self.headless else self.ui.tool_output

@@ -3,7 +3,8 @@
 Read-only tools never ask. Mutating tools (edits, writes, commands and any tool we do not know)
 run without asking only when the session is in "yolo" mode, when the user answered "always" for
 similar calls, or, for commands, when allow rules cover **every** simple command of the line.
-Deny rules win over everything, yolo included: a user who wrote a deny rule meant it.
+Deny rules win over everything, yolo included: a user who wrote a deny rule meant it. Rules that
+name MCP tools (``mcp__dt__*``, see :mod:`.rules`) allow or deny those tools by name.
 
 While the agent plans (plan mode), :meth:`ApprovalPolicy.planning_refusal` narrows this further:
 only read-only tools run, and commands only when the rules alone allow them (yolo and the
@@ -71,8 +72,14 @@ class ApprovalPolicy:
             if self.yolo:
                 return ApprovalDecision(Verdict.ALLOW, "yolo", decision.destructive)
             return ApprovalDecision(decision.verdict, decision.reason, decision.destructive)
+        denied = self.rules.tool_rule(tool_name, "deny")
+        if denied:
+            return ApprovalDecision(Verdict.DENY, f"{tool_name} matches deny rule `{denied}`")
         if self.yolo:
             return ApprovalDecision(Verdict.ALLOW, "yolo")
+        allowed = self.rules.tool_rule(tool_name, "allow")
+        if allowed:
+            return ApprovalDecision(Verdict.ALLOW, f"{tool_name} matches allow rule `{allowed}`")
         if tool_name in _EDITS:
             if self.allow_edits:
                 return ApprovalDecision(Verdict.ALLOW, "edits allowed for this session")

@@ -44,6 +44,10 @@ with git's global options dropped (``git -C x push`` counts as ``git push``).
 
 Redirection targets are resolved against the root even after a ``cd`` inside the root; a path with
 ``..`` is then judged from the root, which errs on the side of asking.
+
+**Tool rules**: a rule starting with ``mcp__`` names MCP tools, not commands (Claude Code's form):
+``mcp__dt__now`` one tool, ``mcp__dt__*`` (a glob) or ``mcp__dt`` every tool of the server ``dt``.
+:meth:`CommandRules.tool_rule` matches them against a tool's name.
 """
 
 from __future__ import annotations
@@ -69,6 +73,7 @@ __all__ = [
     "CommandRules",
     "similar_rule",
     "file_writes",
+    "TOOL_RULE_PREFIX",
     # Defined in .cmdline and .destructive; still importable from here, as before the split.
     "UnparsableCommand",
     "Redirect",
@@ -76,6 +81,19 @@ __all__ = [
     "simple_commands",
     "is_destructive",
 ]
+
+
+#: Rules starting with this name MCP tools (``mcp__server__tool``) rather than commands.
+TOOL_RULE_PREFIX = "mcp__"
+
+
+def _tool_rule_matches(rule: str, tool_name: str) -> bool:
+    """``mcp__dt__now`` and ``mcp__dt__*`` as globs; ``mcp__dt`` (a server alone) for all its tools."""
+    if not rule.startswith(TOOL_RULE_PREFIX):
+        return False
+    if fnmatch.fnmatchcase(tool_name, rule):
+        return True
+    return "__" not in rule[len(TOOL_RULE_PREFIX):] and tool_name.startswith(rule + "__")
 
 
 class Verdict(str, enum.Enum):
@@ -177,6 +195,11 @@ class CommandRules:
 
     allow: list[str] = field(default_factory=list)
     deny: list[str] = field(default_factory=list)
+
+    def tool_rule(self, tool_name: str, kind: str) -> str | None:
+        """The first ``kind`` (``"allow"`` or ``"deny"``) tool rule naming ``tool_name``, if any."""
+        rules = self.allow if kind == "allow" else self.deny
+        return next((rule for rule in rules if _tool_rule_matches(rule, tool_name)), None)
 
     def _denied_by(self, cmd: SimpleCommand) -> str | None:
         for text in _deny_texts(cmd):

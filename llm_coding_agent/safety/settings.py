@@ -13,7 +13,9 @@ Two files, both optional, both JSON objects with these optional keys::
      "review_sensitive": ["infra/**"],    # paths it never approves on its own (added to defaults)
      "prices": {"gpt-4.1": {"input": 2.0, "output": 8.0}},   # USD per 1M tokens (llm code stats)
      "hooks": {"PostToolUse": [...]},     # commands run at points of a run (integrations/hooks.py)
-     "create_tool": true}                 # offer the model create_tool (integrations/usertools.py)
+     "create_tool": true,                 # offer the model create_tool (integrations/usertools.py)
+     "mcp_startup_timeout": 10,           # seconds an MCP server may take to start
+     "mcp_tool_timeout": 60}              # seconds one MCP tool call may take
 
 An unknown key, a value of the wrong type, or a file that is not a JSON object raises
 :class:`SettingsError` naming the file (and the key).
@@ -27,7 +29,8 @@ An unknown key, a value of the wrong type, or a file that is not a JSON object r
   user's, and its ``profile`` and ``prices``; its ``review_sensitive`` globs and a smaller
   ``review_max_lines`` only tighten, so they always apply. Its ``hooks`` run commands, so they
   count only once trusted too (after the user's, event by event); ``"create_tool": false`` always
-  applies, ``true`` counts once trusted when the user's file says ``false``.
+  applies, ``true`` counts once trusted when the user's file says ``false``. Its MCP timeouts
+  apply where the user's file sets none (waiting longer or shorter widens nothing).
   Trust is recorded in ``<llm user dir>/llm-code/trusted.json`` as ``{absolute path: SHA-256 of the
   content}``, so any change to the file makes it untrusted again. The path is recorded as given, not
   through symlinks, so a repository cannot borrow the trust of another project's file.
@@ -111,6 +114,8 @@ class Settings:
     prices: dict[str, dict] | None = None
     hooks: dict[str, list] | None = None
     create_tool: bool | None = None
+    mcp_startup_timeout: int | None = None
+    mcp_tool_timeout: int | None = None
     #: Allow rules of an untrusted project file: shown to the user, not applied.
     project_allow_pending: list[str] = field(default_factory=list)
     #: The project file, when it exists, would loosen something, and is not trusted.
@@ -354,6 +359,8 @@ def load_settings(root: Path, *, trust: Callable[[Path, dict], bool] | None = No
         settings.prices = user.get("prices")
         settings.hooks = user.get("hooks")
         settings.create_tool = user.get("create_tool")
+        settings.mcp_startup_timeout = user.get("mcp_startup_timeout")
+        settings.mcp_tool_timeout = user.get("mcp_tool_timeout")
 
     project_path = project_settings_path(root)
     raw = _read_bytes(project_path)
@@ -373,6 +380,9 @@ def load_settings(root: Path, *, trust: Callable[[Path, dict], bool] | None = No
     ):
         settings.sandbox = wanted
     _extend(settings.review_sensitive, project.get("review_sensitive", []))
+    for name in ("mcp_startup_timeout", "mcp_tool_timeout"):
+        if getattr(settings, name) is None:
+            setattr(settings, name, project.get(name))
     if "review_max_lines" in project and project["review_max_lines"] < _review_max_lines(settings):
         settings.review_max_lines = project["review_max_lines"]
     if project.get("create_tool") is False:
