@@ -62,6 +62,11 @@ class ModelProfile:
     change, the agent runs them once itself (through the same approval and sandbox) and, if they
     fail, sends the failure back for the model to fix."""
 
+    attempts: int = 1
+    """Independent attempts per request (agent/attempts.py) when the project has tests and the user
+    set no ``attempts``. 1 in every profile for now: more multiplies the time of every request, and
+    no benchmark run has measured what it buys a small model yet."""
+
     def toolbox_options(self) -> dict[str, bool]:
         """The profile's choices that :class:`~llm_coding_agent.tools.CodingTools` applies itself
         (keyword arguments and attributes of the same names)."""
