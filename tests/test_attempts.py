@@ -271,3 +271,19 @@ def test_headless_without_yolo_applies_nothing(model, git_project, monkeypatch):
     assert "attempt 1: tests pass" in result.output
     assert (git_project / "app.py").read_text() == ORIGINAL
     assert git(git_project, "status", "--porcelain") == ""
+
+
+def test_an_always_answer_in_one_attempt_holds_in_the_next_and_after(model, git_project):
+    model.script(*edit("a * b", where="true"), *edit("a + b", where="true"))
+    asked = []
+
+    def approve(tool, call):
+        asked.append(call.arguments.get("command") or call.arguments.get("path"))
+        if tool.name.endswith("execute_command"):
+            agent.policy.remember_always(tool.name, call.arguments)  # the user's "a"
+        return True
+
+    agent = make_agent(git_project, approve, attempts=2)
+    agent.run("fix add")
+    assert asked == ["true", "python -m pytest -q", "app.py"]
+    assert agent.policy.rules.allow == ["true*", "python -m pytest*"]

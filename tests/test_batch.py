@@ -158,6 +158,8 @@ def test_a_bad_tasks_file_is_a_one_line_error(tmp_path, monkeypatch):
     (tmp_path / "empty.txt").write_text("# nothing\n\n")
     result = CliRunner().invoke(cli, ["code", "batch", "empty.txt"])
     assert result.exit_code == 2 and "no tasks in empty.txt" in result.output
+    result = CliRunner().invoke(cli, ["code", "batch", "-"], input="# only a comment\n")
+    assert result.exit_code == 2 and "no tasks in -" in result.output
 
 
 def test_tasks_lines_and_json_records(tmp_path):

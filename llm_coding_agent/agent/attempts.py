@@ -192,6 +192,11 @@ class Attempts:
             on_notice=self.on_notice, db=self.db, allow_unsandboxed=self.allow_unsandboxed,
         )
         agent.notice_stops = self.notice_stops
+        # One set of rules for the session and its attempts: an "always" answered in one attempt
+        # holds in the next, and afterwards.
+        agent.policy.rules = self.policy.rules
+        agent.policy.allowed_tools = self.policy.allowed_tools
+        agent.policy.read_only_tools = self.policy.read_only_tools
         return agent
 
     def _scratch_approver(self):

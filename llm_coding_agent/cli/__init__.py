@@ -18,6 +18,7 @@ What lives here:
 - ``stats.py``: ``llm code stats``; ``metrics.py``: the task metrics it reads from llm's logs.
 - ``plan_ui.py``: plan mode and the todo list on screen: the plan's y / e / n, ``!plan``, the
   checklist, and the ``plan``/``todo`` events of ``--json``.
+- ``batch.py``: ``llm code batch``, tasks in parallel, each in its own git worktree.
 
 May import every lower layer (``agent``, ``safety``, ``tools``, ``errors``). Nothing imports it
 but :mod:`llm_coding_agent.plugin`. ``rich`` and ``prompt_toolkit`` are imported only when
