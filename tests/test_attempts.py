@@ -103,6 +103,8 @@ def test_the_attempt_that_passes_the_tests_is_applied_and_the_tree_is_untouched_
     assert (git_project / "notes.txt").read_text() == "uncommitted work\n"
     assert first.kind == second.kind == "worktree"
     assert result.tests_passed is True and result.text == "Changed add to return a + b."
+    assert (result.usage.input, result.usage.output) == (60, 30)  # six responses, both attempts
+    assert (agent.usage.input, agent.usage.output) == (60, 30)
     # The attempts ran elsewhere, and nothing of them is left: directories, worktrees, branches.
     for path in scratch_dirs(result):
         assert path != git_project and not path.exists()
@@ -287,3 +289,33 @@ def test_an_always_answer_in_one_attempt_holds_in_the_next_and_after(model, git_
     agent.run("fix add")
     assert asked == ["true", "python -m pytest -q", "app.py"]
     assert agent.policy.rules.allow == ["true*", "python -m pytest*"]
+
+
+def test_an_interactive_session_asks_once_for_the_chosen_change_in_a_pty(git_project, tmp_path):
+    pexpect = pytest.importorskip("pexpect")
+    from test_pty import spawn
+
+    def attempt(new):
+        return [
+            {"tool_calls": [["CodingTools_edit_file", {"path": "app.py", "old_string": "a - b", "new_string": new}]]},
+            {"text": f"Now it returns {new}."},
+        ]
+
+    child = spawn(git_project, attempt("a * b") + attempt("a + b"), tmp_path, "--attempts", "2",
+                  "--allow", "python -m pytest*")
+    try:
+        child.expect("›")
+        child.sendline("fix add")
+        child.expect(r"attempt 1: tests fail \(1 failing\)")
+        child.expect("attempt 2: tests pass")
+        child.expect(r"Write app\.py\?")
+        assert (git_project / "app.py").read_text() == ORIGINAL  # asked before anything was written
+        child.expect(r"\[y\]es")
+        child.sendline("y")
+        child.expect("›")
+        child.sendline("!quit")
+        child.expect(pexpect.EOF)
+    finally:
+        child.close()
+    assert (git_project / "app.py").read_text() == "def add(a, b):\n    return a + b\n"
+    assert child.exitstatus == 0

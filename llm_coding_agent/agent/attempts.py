@@ -183,6 +183,9 @@ class Attempts:
 
     def _attempt_agent(self, root: str, number: int):
         config = dataclasses.replace(self.config, root=root, attempts=1, undo=False, reviewer=None, plan=False)
+        if config.max_tokens:  # the session's budget, not one per attempt
+            used = (self.usage.input or 0) + (self.usage.output or 0)
+            config.max_tokens = max(1, config.max_tokens - used)
         todo = self.todos.tool().name
         extra = [t for t in self.tools if not t.name.startswith(CODING_TOOL_PREFIX) and t.name != todo]
         agent = type(self)(
@@ -244,6 +247,7 @@ class Attempts:
         for attempt in tried:
             if attempt.result is not None:
                 result.usage += attempt.result.usage
+                self.usage += attempt.result.usage  # the session's totals and token budget
                 result.model_calls += attempt.result.model_calls
         if best is None:
             if all(a.error for a in tried):
