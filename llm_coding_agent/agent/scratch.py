@@ -160,7 +160,7 @@ class Scratch:
         for name in names:
             before = self._base_content(name)
             file = self.path / name
-            after = file.read_bytes() if file.is_file() or file.is_symlink() and file.exists() else None
+            after = file.read_bytes() if file.is_file() else None  # a dangling link counts as deleted
             if before != after:
                 found.append(FileChange(name, before, after))
         return found
