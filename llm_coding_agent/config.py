@@ -261,6 +261,17 @@ class AgentConfig:
     """Seconds one MCP tool call may take before it is cancelled (a server's own
     ``tool_timeout_sec`` wins)."""
 
+    # -- several attempts (agent/attempts.py, agent/scratch.py) --------------------------------
+
+    attempts: int | None = _option(
+        flags=("--attempts",), help="Try each request N times in scratch copies; apply the best by the tests",
+        type=int, minimum=1, metavar="N",
+    )
+    """Independent attempts per request, each in a scratch copy of the project (a git worktree, or
+    a copy), each checked by the project's tests; the best change (tests pass, then fewest
+    failures, then smallest) is applied to the real tree with the usual approval of each file.
+    ``None``: the profile's number when the project has tests (1 in every profile today)."""
+
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):
             minimum = f.metadata.get("minimum")

@@ -11,6 +11,8 @@ What lives here:
 - ``logstore.py``: logging each response to llm's database as it happens.
 - ``reviewer.py``: the reviewer model that sees file changes before the user does.
 - ``subagents.py``: the ``delegate`` tool: a sub-agent with a fresh context, read-only by default.
+- ``scratch.py``: scratch copies of a project (a git worktree with the uncommitted state, or a copy)
+  and their changes read back; ``attempts.py``: ``--attempts``, the best of N attempts applied.
 
 May import: :mod:`llm_coding_agent.safety`, :mod:`llm_coding_agent.tools`,
 :mod:`llm_coding_agent.errors` and ``llm``; never ``cli``. It talks to a user interface only

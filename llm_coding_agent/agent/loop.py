@@ -28,6 +28,7 @@ from ..safety.approval import ApprovalPolicy
 from ..safety.rules import CommandRules, Verdict
 from ..tools import CODING_TOOL_PREFIX, CodingTools, short_tool_name
 from ..tools.paths import resolve_root
+from .attempts import Attempts
 from .calls import ToolCalls, wrap_tools
 from .context import ContextBudget, tools_overhead, truncate_results, window_for
 from .history import HistoryAndUndo
@@ -84,7 +85,7 @@ class RunState:
 
 class CodingAgent(
     Delegation, ReviewedCalls, ToolCalls, VerifyWithTests, AgentSkills, Planning, HistoryAndUndo, Hooked,
-    WrittenTools, McpTools,
+    WrittenTools, McpTools, Attempts,
 ):
     """A coding agent for one project directory.
 
@@ -276,8 +277,9 @@ class CodingAgent(
 
     # -- the loop ---------------------------------------------------------------------------------
 
-    def run(self, prompt: str) -> AgentResult:
-        """Send ``prompt`` and work until the model answers without tools, pauses, or a limit."""
+    def run(self, prompt: str, attempts: int | None = None) -> AgentResult:
+        """Send ``prompt`` and work until the model answers without tools, pauses, or a limit.
+        ``attempts`` (else ``config.attempts``) > 1: see :mod:`.attempts`."""
         if self._pending:
             raise AgentStateError("the agent is paused waiting for approval; call resume() first")
         if not isinstance(prompt, str) or not prompt.strip():
@@ -285,6 +287,9 @@ class CodingAgent(
         blocked = self.prompt_hooks(prompt)  # UserPromptSubmit hooks (agent/hooked.py)
         if blocked is not None:
             return blocked
+        count = attempts or self.attempts_for(prompt)
+        if count > 1 and not self.planning:
+            return self.run_attempts(prompt, count)
         self._snapshot(prompt)
         request, prompt = prompt, self.prepare_prompt(prompt)
         result = AgentResult()

@@ -70,6 +70,10 @@ class ModelProfile:
     """The ``delegate`` tool is offered (a sub-agent with a fresh context; agent/subagents.py).
     Off for small models: one more tool and one more way to lose the thread, and a sub-agent of
     a small model is no better at the task than the model itself."""
+    attempts: int = 1
+    """Independent attempts per request (agent/attempts.py) when the project has tests and the user
+    set no ``attempts``. 1 in every profile for now: more multiplies the time of every request, and
+    no benchmark run has measured what it buys a small model yet."""
 
     def toolbox_options(self) -> dict[str, bool]:
         """The profile's choices that :class:`~llm_coding_agent.tools.CodingTools` applies itself

@@ -69,6 +69,9 @@ class AgentResult:
     #: Whether the last test command run in this run (by the model, or by the agent under the
     #: ``verify_with_tests`` profile choice) passed; None when no test command ran.
     tests_passed: bool | None = None
+    #: With ``attempts`` > 1: every attempt (:class:`~.attempts.Attempt`: its result, changes,
+    #: tests and whether it was the one applied); empty for a single run.
+    attempts: list = field(default_factory=list)
 
     @property
     def plan(self):

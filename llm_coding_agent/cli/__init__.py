@@ -20,6 +20,7 @@ What lives here:
   checklist, and the ``plan``/``todo`` events of ``--json``.
 - ``subagent_ui.py``: a sub-agent's progress (``delegate``) as an indented block, and its
   ``--json`` events tagged with ``parent``.
+- ``batch.py``: ``llm code batch``, tasks in parallel, each in its own git worktree.
 
 May import every lower layer (``agent``, ``safety``, ``tools``, ``errors``). Nothing imports it
 but :mod:`llm_coding_agent.plugin`. ``rich`` and ``prompt_toolkit`` are imported only when

@@ -8,7 +8,7 @@ import dataclasses
 import importlib
 import inspect
 import sys
-from typing import Callable
+from typing import Callable, Iterable
 
 import click
 
@@ -21,8 +21,9 @@ def register(cli: click.Group) -> None:
     cli.add_command(code_command)
 
 
-def config_options(config_class: type) -> Callable:
-    """A decorator adding one click option per field of ``config_class`` that has ``flags``.
+def config_options(config_class: type, exclude: Iterable[str] = ()) -> Callable:
+    """A decorator adding one click option per field of ``config_class`` that has ``flags``
+    (except the fields named in ``exclude``).
 
     Every option defaults to ``None`` (not given), so settings files can fill what the command
     line left out; help shows the field's own default where it says so.
@@ -31,7 +32,7 @@ def config_options(config_class: type) -> Callable:
     def decorate(command: Callable) -> Callable:
         for f in reversed(dataclasses.fields(config_class)):
             flags = f.metadata.get("flags")
-            if not flags:
+            if not flags or f.name in exclude:
                 continue
             extra = dict(f.metadata.get("click", {}))
             help = f.metadata.get("help", "")
@@ -53,6 +54,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "web": ("..web.command", "web_command"),
     "skills": (".skills_ui", "skills_command"),
     "mcp": (".mcp_ui", "mcp_command"),
+    "batch": (".batch", "batch_command"),
 }
 
 
@@ -136,6 +138,7 @@ def code_command(prompt, **params):
     llm code --plan "add caching"         plan first: read-only until you approve the plan
     llm code skills                       the skills offered to the model (!skill NAME uses one)
     llm code mcp                          MCP servers (.mcp.json, your mcp.json): status, tools
+    llm code batch tasks.txt --jobs 4     tasks in parallel, each in its own git worktree
 
     Mutating tools (edits, writes, commands) ask first, showing the diff or the command.
     Answer y (once), a (always for similar calls this session) or n (optionally "n: reason");
