@@ -28,6 +28,7 @@ from ..safety.approval import ApprovalPolicy
 from ..safety.rules import CommandRules, Verdict
 from ..tools import CODING_TOOL_PREFIX, CodingTools, short_tool_name
 from ..tools.paths import resolve_root
+from .autonomous import settle_completed_calls
 from .calls import ToolCalls, wrap_tools
 from .context import ContextBudget, tools_overhead, truncate_results, window_for
 from .history import HistoryAndUndo
@@ -182,6 +183,8 @@ class CodingAgent(ReviewedCalls, ToolCalls, VerifyWithTests, Planning, HistoryAn
         self._notes: list[str] = []
         self._sandbox_asked = False
         self._log_store = None
+        #: ``check(result) -> reason | None`` after each tool round: a reason ends the run (autonomous.py).
+        self.stop_checks: list[Callable[[AgentResult], str | None]] = []
 
     # -- construction from the logs ---------------------------------------------------------------
 
@@ -210,6 +213,7 @@ class CodingAgent(ReviewedCalls, ToolCalls, VerifyWithTests, Planning, HistoryAn
         agent = cls(conversation=conversation, db=db, **kwargs)
         agent._pending = _trailing_pending_tool_calls(conversation.loaded_messages or []) or []
         agent._recover_planning()
+        settle_completed_calls(agent)  # an autonomous run's last task_complete went unanswered
         return agent
 
     @property
@@ -373,6 +377,9 @@ class CodingAgent(ReviewedCalls, ToolCalls, VerifyWithTests, Planning, HistoryAn
 
     def stop_reason(self, run: RunState, result: AgentResult) -> str | None:
         """Why the run must stop after this round instead of sending the results, if it must."""
+        reason = next((r for r in (check(result) for check in self.stop_checks) if r), None)
+        if reason:
+            return reason
         if run.repeats.stop_reason == "repeated_failures":
             self._stop_notice("stopped: the model repeated the same failing call")
             return run.repeats.stop_reason

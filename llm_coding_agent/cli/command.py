@@ -18,7 +18,10 @@ __all__ = ["register", "code_command", "config_options"]
 
 
 def register(cli: click.Group) -> None:
+    from .auto import register_loop
+
     cli.add_command(code_command)
+    register_loop(cli)  # `llm loop`, unless another plugin provides it
 
 
 def config_options(config_class: type) -> Callable:
@@ -50,6 +53,9 @@ def config_options(config_class: type) -> Callable:
 #: ``llm code NAME ...`` runs another click command: NAME -> (module, attribute), imported when used.
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "stats": (".stats", "stats_command"),
+    "export": (".portable", "export_command"),
+    "import": (".portable", "import_command"),
+    "sessions": (".sessions", "sessions_command"),
 }
 
 
@@ -130,6 +136,9 @@ def code_command(prompt, **params):
     llm code --reviewer gpt-4.1-mini      a second model reviews file changes first
     llm code stats [--since DATE] [--json]  task metrics from the logs (see llm code stats --help)
     llm code --plan "add caching"         plan first: read-only until you approve the plan
+    llm code --auto "make the tests pass" --max-turns 10   work until task_complete (or llm loop)
+    llm code sessions [--all]             this directory's recent sessions
+    llm code export [CID] -o s.json       a session as a file (--format markdown); llm code import FILE
 
     Mutating tools (edits, writes, commands) ask first, showing the diff or the command.
     Answer y (once), a (always for similar calls this session) or n (optionally "n: reason");
@@ -165,12 +174,15 @@ def code_command(prompt, **params):
 
     command_line = SessionConfig.command_line_layer(params)
     json_output = bool(command_line.get("json_output"))
-    if json_output and command_line.get("print_prompt") is None:
+    auto = command_line.get("auto") is not None
+    if auto and command_line.get("print_prompt") is not None:
+        raise click.UsageError("--auto TASK and -p TASK each name the task: use one of them")
+    if json_output and command_line.get("print_prompt") is None and not auto:
         _final_error("--json needs -p TASK")
         raise click.UsageError("--json needs -p TASK")
     if command_line.get("pick_session"):
         problem = None
-        if command_line.get("print_prompt") is not None:
+        if command_line.get("print_prompt") is not None or auto:
             problem = "-r needs an interactive terminal; use --cid ID"
         elif command_line.get("continue_") or command_line.get("conversation_id"):
             problem = "-r picks the conversation itself; leave out -c and --cid"
@@ -180,8 +192,11 @@ def code_command(prompt, **params):
             raise click.UsageError(problem)
     # With --json every ending, errors included, is a `final` event (the last line of stdout).
     try:
-        session = Session(command_line)
-        if session.headless:
+        if auto:
+            from .auto import start_auto
+
+            status = start_auto(command_line)
+        elif (session := Session(command_line)).headless:
             status = session.run_headless(session.config.print_prompt)
         else:
             status = session.run_interactive(prompt)
