@@ -144,11 +144,24 @@ def session_markdown(document: dict) -> str:
             if kind == "text" and part.get("text", "").strip():
                 if role == "system":
                     lines += ["<details><summary>System prompt</summary>", "", _fence(part["text"]), "", "</details>", ""]
+                elif role == "user":
+                    lines += _request_markdown(part["text"])
                 else:
-                    lines += [f"## {'You' if role == 'user' else 'Assistant'}", "", part["text"].strip(), ""]
+                    lines += ["## Assistant", "", part["text"].strip(), ""]
             elif kind == "tool_call":
                 lines += _tool_call_markdown(part, results.get(part.get("tool_call_id")))
     return "\n".join(lines).rstrip() + "\n"
+
+
+def _request_markdown(text: str) -> list[str]:
+    """The user's own words; what the agent sent with them (attached files, notes) collapsed."""
+    from ..agent.mentions import request_text
+
+    own = request_text(text).strip()
+    lines = ["## You", "", own or "(a message from the agent)", ""]
+    if own != text.strip():
+        lines += ["<details><summary>as sent to the model</summary>", "", _fence(text), "", "</details>", ""]
+    return lines
 
 
 def _tool_call_markdown(call: dict, result: dict | None) -> list[str]:
