@@ -225,3 +225,25 @@ def test_loop_is_registered_only_when_no_other_plugin_provides_it():
     theirs.add_command(their_loop)
     register(theirs)
     assert theirs.commands["loop"] is their_loop and "code" in theirs.commands
+
+
+def test_an_autonomous_run_at_a_terminal_asks_as_llm_code_does(project, tmp_path):
+    pexpect = pytest.importorskip("pexpect")
+    from test_pty import spawn
+
+    steps = [
+        {"tool_calls": [["CodingTools_edit_file", {"path": "app.py", "old_string": "a - b", "new_string": "a + b"}]]},
+        {"tool_calls": [["task_complete", {"summary": "add() fixed"}]]},
+    ]
+    child = spawn(project, steps, tmp_path, "--auto", "fix add")
+    try:
+        child.expect(r"Edit app\.py\?")
+        child.expect(r"\[y\]es")
+        child.sendline("y")
+        child.expect("Summary: add\\(\\) fixed")
+        child.expect("Completed")
+        child.expect(pexpect.EOF)
+    finally:
+        child.close()
+    assert child.exitstatus == 0
+    assert "a + b" in (project / "app.py").read_text()

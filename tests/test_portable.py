@@ -143,6 +143,7 @@ def test_exports_never_hold_api_keys_or_secret_values(model, project, user_dir, 
     ('{"format": "something else"}', "not an exported session"),
     (None, "written by a newer llm-coding-agent (session format 99"),
     ("MESSAGES", "message 1 is malformed"),
+    ('[{"prompt": "hi", "response": "hello", "tool_calls": []}]', "is an llm-loop export"),
 ])
 def test_a_damaged_or_newer_file_is_a_one_line_error(model, project, tmp_path, content, message):
     path = tmp_path / "bad.json"

@@ -270,6 +270,11 @@ def read_document(path: str | Path) -> dict:
         document = json.loads(text)
     except ValueError as ex:
         raise PortableError(f"{path} is damaged: not valid JSON ({ex.msg} at line {ex.lineno})") from None
+    if isinstance(document, list) and all(isinstance(i, dict) and "response" in i for i in document):
+        raise PortableError(
+            f"{path} is an llm-loop export: it keeps no tool results or system prompt, so it cannot be "
+            "continued exactly; start a new run with the task instead"
+        )
     try:
         check_document(document)
     except PortableError as ex:
