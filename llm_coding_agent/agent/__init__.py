@@ -10,6 +10,8 @@ What lives here:
 - ``prompts.py``: the system prompt.
 - ``logstore.py``: logging each response to llm's database as it happens.
 - ``reviewer.py``: the reviewer model that sees file changes before the user does.
+- ``autonomous.py``: autonomous runs, turn after turn until ``task_complete`` or a budget.
+- ``portable.py``: a logged session exported as a versioned JSON document, and imported back.
 
 May import: :mod:`llm_coding_agent.safety`, :mod:`llm_coding_agent.tools`,
 :mod:`llm_coding_agent.errors` and ``llm``; never ``cli``. It talks to a user interface only

@@ -18,6 +18,10 @@ What lives here:
 - ``stats.py``: ``llm code stats``; ``metrics.py``: the task metrics it reads from llm's logs.
 - ``plan_ui.py``: plan mode and the todo list on screen: the plan's y / e / n, ``!plan``, the
   checklist, and the ``plan``/``todo`` events of ``--json``.
+- ``auto.py``: ``llm loop`` (llm-loop's options) and ``--auto``; ``auto_session.py``: the session
+  of an autonomous run (kept apart: ``auto.py`` is imported at start-up).
+- ``portable.py``: ``llm code export`` / ``import`` and the Markdown export; ``sessions.py`` also
+  holds ``llm code sessions``.
 
 May import every lower layer (``agent``, ``safety``, ``tools``, ``errors``). Nothing imports it
 but :mod:`llm_coding_agent.plugin`. ``rich`` and ``prompt_toolkit`` are imported only when
