@@ -50,9 +50,12 @@ def test_a_run_goes_on_across_turns_until_task_complete(model, project):
     assert COMPLETION_TOOL in [t.name for t in model.prompts[0].tools]
     # ... then a continuation message started turn 2.
     assert model.prompts[2].prompt.startswith("[Autonomous run, turn 2: the task is not marked complete yet.")
-    assert "Summary: add() now adds; checked by reading it back" in result.stdout
+    assert result.stdout == "I fixed add().\nSummary: add() now adds; checked by reading it back\n"
     assert "Completed · 2 turns · 2 tool calls" in result.stderr
     assert "── turn 2 ──" in result.stderr
+    # The session list shows the task in the user's words (the run's notes are the agent's).
+    listed = run(["code", "sessions", "-d", str(project)]).stdout.splitlines()[1]
+    assert listed.endswith("1 turn  45 tokens  fix add in app.py")
 
 
 def test_saying_task_complete_in_an_answer_does_not_end_the_run(model, project):
@@ -247,3 +250,12 @@ def test_an_autonomous_run_at_a_terminal_asks_as_llm_code_does(project, tmp_path
         child.close()
     assert child.exitstatus == 0
     assert "a + b" in (project / "app.py").read_text()
+
+
+def test_max_tokens_ends_the_run_as_a_budget(model, project):
+    model.script(*[Step(tool_calls=[tool("list_files")]) for _ in range(5)])
+    result = auto(project, "explore", "--max-tokens", "40", "--json")
+    assert result.exit_code == 3
+    final = final_event(result)
+    assert final["status"] == "budget" and final["reason"] == "max_tokens"
+    assert final["model_calls"] == 3 and final["usage"] == {"input": 30, "output": 15}

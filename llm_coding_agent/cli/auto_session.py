@@ -65,6 +65,16 @@ class AutoSession(Session):
             kwargs["approve"] = self._approve if asks else self._headless_approve
         return kwargs
 
+    def _on_text(self, chunk: str) -> None:
+        super()._on_text(chunk)
+        self._line_open = not chunk.endswith("\n")  # the next turn's text starts on a new line
+
+    def _end_line(self) -> None:
+        if getattr(self, "_line_open", False) and not self.config.json_output:
+            sys.stdout.write("\n")
+            sys.stdout.flush()
+        self._line_open = False
+
     def _on_tool(self, call, result) -> None:
         super()._on_tool(call, result)
         if self.config.tools_debug and not self.config.json_output:
@@ -80,6 +90,7 @@ class AutoSession(Session):
         config = self.config
 
         def on_turn(number: int) -> None:
+            self._end_line()
             if config.json_output:
                 emit_event({"type": "turn", "turn": number})
             else:
@@ -106,8 +117,7 @@ class AutoSession(Session):
                 "conversation_id": agent.conversation_id,
             })
             return status
-        if outcome.text and not outcome.text.endswith("\n"):
-            sys.stdout.write("\n")
+        self._end_line()
         if outcome.completed:
             sys.stdout.write(f"Summary: {outcome.summary}\n")
         ending = ENDINGS[outcome.outcome]

@@ -170,7 +170,7 @@ def _tool_call_markdown(call: dict, result: dict | None) -> list[str]:
     name = short_tool_name(str(call.get("name")))
     arguments = call.get("arguments") if isinstance(call.get("arguments"), dict) else {}
     subject = arguments.get("path") or arguments.get("command") or arguments.get("pattern") or ""
-    output = (result or {}).get("output") or "(no result)"
+    output = (result or {}).get("output") or "(no result logged: it goes with the next request)"
     status = "error" if output.startswith("Error:") else "declined" if output.startswith("Cancelled:") else "ok"
     summary = f"{name} {str(subject)[:80]}".strip() + f" → {status}"
     lines = [f"<details><summary>{_escape(summary)}</summary>", ""]
