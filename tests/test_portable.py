@@ -63,7 +63,7 @@ def test_export_import_continue_sends_the_model_byte_identical_history(model, pr
     imported = run(["import", str(path)])
     assert imported.exit_code == 0, imported.output
     copy = imported.stdout.strip()
-    assert copy != original and f"llm code --cid {copy}" in imported.stderr
+    assert copy != original and f"llm code --cid {copy} (it works in {project.resolve()})" in imported.stderr
 
     model.script(Step(tool_calls=[tool("read_file", path="app.py")]), "It adds.")
     assert run(base(project, "--cid", original, "-p", "what does add do now?")).exit_code == 0
@@ -166,6 +166,12 @@ def test_import_into_another_directory(model, project, tmp_path):
     cid = a_session(model, project)
     path = tmp_path / "s.json"
     run(["export", cid, "-o", str(path)])
+    document = json.loads(path.read_text())
+    for entry in document["tools"]:
+        if entry["instance"]:
+            entry["instance"]["arguments"]["root"] = str(tmp_path / "on-another-machine")
+    path.write_text(json.dumps(document))
+    assert "its directory does not exist here: add -d DIR" in run(["import", str(path)]).stderr
     moved = tmp_path / "moved"
     moved.mkdir()
     (moved / "only_here.txt").write_text("x")

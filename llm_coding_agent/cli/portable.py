@@ -105,12 +105,29 @@ def import_command(path, directory):
 
     if directory is not None and not Path(directory).is_dir():
         raise click.ClickException(f"directory does not exist: {directory}")
+    db = _logs_db()
     try:
-        conversation_id = import_file(path, root=directory)
+        conversation_id = import_file(path, root=directory, db=db)
     except SessionError as ex:
         raise click.ClickException(str(ex)) from None
     click.echo(conversation_id)
-    click.echo(f"continue it with: llm code --cid {conversation_id}", err=True)
+    root = _imported_root(db, conversation_id)
+    where = f" (it works in {root})" if root else " (its directory does not exist here: add -d DIR)"
+    click.echo(f"continue it with: llm code --cid {conversation_id}{where}", err=True)
+
+
+def _imported_root(db: Any, conversation_id: str) -> str | None:
+    """The project directory an imported session will work in, if it exists here."""
+    row = db.execute(
+        "select ti.arguments from turns t join turn_tools tt on tt.turn_id = t.id join tool_instances ti "
+        "on ti.id = tt.instance_id where t.thread_id = ? and ti.name = 'CodingTools' order by t.id limit 1",
+        [conversation_id],
+    ).fetchone()
+    try:
+        root = json.loads(row[0]).get("root") if row else None
+    except (ValueError, AttributeError):
+        return None
+    return root if isinstance(root, str) and Path(root).is_dir() else None
 
 
 # -- Markdown -----------------------------------------------------------------------------------
