@@ -259,3 +259,12 @@ def test_max_tokens_ends_the_run_as_a_budget(model, project):
     final = final_event(result)
     assert final["status"] == "budget" and final["reason"] == "max_tokens"
     assert final["model_calls"] == 3 and final["usage"] == {"input": 30, "output": 15}
+
+
+def test_the_summary_says_whether_the_tests_pass(model, project):
+    (project / "test_app.py").write_text("from app import add\n\ndef test_add():\n    assert add(2, 2) == 0\n")
+    model.script(Step(tool_calls=[tool("execute_command", command="python -m pytest -q -p no:cacheprovider")]),
+                 complete("tests run"))
+    result = auto(project, "run the tests", "--yolo")
+    assert result.exit_code == 0, result.output
+    assert "Completed · 1 turn · 2 tool calls" in result.stderr and "tests passing" in result.stderr
