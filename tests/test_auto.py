@@ -268,3 +268,11 @@ def test_the_summary_says_whether_the_tests_pass(model, project):
     result = auto(project, "run the tests", "--yolo")
     assert result.exit_code == 0, result.output
     assert "Completed · 1 turn · 2 tool calls" in result.stderr and "tests passing" in result.stderr
+
+
+def test_an_export_that_cannot_be_written_is_a_one_line_error(model, project, tmp_path):
+    model.script(complete())
+    result = auto(project, "x", "--export-conversation", str(tmp_path / "no-such-dir" / "s.json"))
+    assert result.exit_code == 1
+    assert result.stderr.strip().splitlines()[-1].startswith("Error: cannot write")
+    assert "Traceback" not in result.output

@@ -129,8 +129,13 @@ class AutoSession(Session):
         return status
 
     def _export(self, path: str) -> None:
+        from ..agent.portable import PortableError
         from .portable import export_file
+
         if self.db is None:
             raise SessionError("cannot export the session: logging is off (`llm logs on`)")
-        export_file(self.db, self.agent.conversation_id, path, "json")
+        try:
+            export_file(self.db, self.agent.conversation_id, path, "json")
+        except PortableError as ex:
+            raise SessionError(str(ex)) from None
         self.ui.notice(f"session exported to {path}", style="dim")
