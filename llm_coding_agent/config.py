@@ -385,6 +385,46 @@ class SessionConfig(AgentConfig):
     """Use the built-in local model, ``code-local`` (the same as ``-m code-local``). Without ``-m``
     or ``--local``, ``llm code`` also falls back to it when llm's default model has no API key."""
 
+    # -- autonomous runs (llm loop) and portable sessions ---------------------------------------
+
+    auto: str | None = _option(
+        flags=("--auto",), metavar="TASK",
+        help="Work on TASK turn after turn until the model calls task_complete or a budget ends it "
+        "(--max-turns then counts turns; see `llm loop`)",
+    )
+    """An autonomous run (agent/autonomous.py): the task, worked on across turns until the model
+    calls ``task_complete``, a budget ends it, it is stuck or its calls are declined."""
+
+    max_time: int | None = _option(
+        flags=("--max-time",), help="With --auto: stop after this many seconds", type=int, minimum=1,
+        metavar="SECONDS",
+    )
+    """An autonomous run's time budget in seconds (checked after every tool round)."""
+
+    export_conversation: str | None = _option(
+        flags=("--export-conversation",), metavar="FILE",
+        help="With --auto: write the session to FILE (JSON, see docs/session-format.md) when it ends",
+    )
+    """Where an autonomous run writes its session (the format of ``llm code export``) at the end."""
+
+    import_conversation: str | None = _option(
+        flags=("--import-conversation",), metavar="FILE",
+        help="With --auto: continue a session exported to FILE (llm code export)",
+    )
+    """An exported session an autonomous run imports into the logs and continues."""
+
+    tools_debug: bool = _option(
+        False, flags=("--td", "--tools-debug"), is_flag=True,
+        help="With --auto: show each tool call's arguments and whole output",
+    )
+    """Show each tool call's arguments and whole output in an autonomous run (``llm loop --td``)."""
+
+    all_sessions: bool = _option(
+        False, flags=("--all",), is_flag=True,
+        help="With -c: continue the most recent session of any directory, not just this one",
+    )
+    """``-c`` continues the most recent session of any directory (without it: of this one)."""
+
     @property
     def continues(self) -> bool:
         """The session continues a logged conversation (``-c`` or ``--cid``)."""

@@ -271,7 +271,8 @@ def test_continue_resumes_with_same_root(model, project, tmp_path, monkeypatch):
     other.mkdir()
     monkeypatch.chdir(other)
     model.script(Step(tool_calls=[tool("list_files")]), "still here")
-    result = run(["-m", "scripted", "--sandbox", "off", "-c", "-p", "what number?"])
+    # -c alone continues only this directory's sessions (tests/test_sessions_cli.py); --all reaches others.
+    result = run(["-m", "scripted", "--sandbox", "off", "-c", "--all", "-p", "what number?"])
     assert result.exit_code == 0, result.output
     texts = [p.text for m in model.prompts[-2].messages for p in m.parts if hasattr(p, "text")]
     assert "remember the number 42" in texts and "remembered" in texts
@@ -370,7 +371,7 @@ def test_headless_continue_of_paused_conversation_declines_pending(model, projec
     agent = CodingAgent(model=model, root=str(project), db=db, undo=False, sandbox="off")
     assert agent.run("write p").paused
     model.script("moved on")
-    result = run(["-m", "scripted", "--sandbox", "off", "-c", "-p", "forget it"])
+    result = run(["-m", "scripted", "--sandbox", "off", "-d", str(project), "-c", "-p", "forget it"])
     assert result.exit_code == 0, result.output
     assert "moved on" in result.stdout and not (project / "p.txt").exists()
 

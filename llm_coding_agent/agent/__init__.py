@@ -13,6 +13,8 @@ What lives here:
 - ``subagents.py``: the ``delegate`` tool: a sub-agent with a fresh context, read-only by default.
 - ``scratch.py``: scratch copies of a project (a git worktree with the uncommitted state, or a copy)
   and their changes read back; ``attempts.py``: ``--attempts``, the best of N attempts applied.
+- ``autonomous.py``: autonomous runs, turn after turn until ``task_complete`` or a budget.
+- ``portable.py``: a logged session exported as a versioned JSON document, and imported back.
 
 May import: :mod:`llm_coding_agent.safety`, :mod:`llm_coding_agent.tools`,
 :mod:`llm_coding_agent.errors` and ``llm``; never ``cli``. It talks to a user interface only

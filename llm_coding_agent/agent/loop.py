@@ -29,6 +29,7 @@ from ..safety.rules import CommandRules, Verdict
 from ..tools import CODING_TOOL_PREFIX, CodingTools, short_tool_name
 from ..tools.paths import resolve_root
 from .attempts import Attempts
+from .autonomous import settle_completed_calls
 from .calls import ToolCalls, wrap_tools
 from .context import ContextBudget, tools_overhead, truncate_results, window_for
 from .history import HistoryAndUndo
@@ -205,6 +206,8 @@ class CodingAgent(
         self._unsent_results: list[llm.ToolResult] = []
         self._sandbox_asked = False
         self._log_store = None
+        #: ``check(result) -> reason | None`` after each tool round: a reason ends the run (autonomous.py).
+        self.stop_checks: list[Callable[[AgentResult], str | None]] = []
 
     # -- construction from the logs ---------------------------------------------------------------
 
@@ -236,6 +239,7 @@ class CodingAgent(
         agent._pending = _trailing_pending_tool_calls(conversation.loaded_messages or []) or []
         agent._recover_planning()
         agent._recover_skills()
+        settle_completed_calls(agent)  # an autonomous run's last task_complete went unanswered
         return agent
 
     @property
@@ -414,6 +418,9 @@ class CodingAgent(
 
     def stop_reason(self, run: RunState, result: AgentResult) -> str | None:
         """Why the run must stop after this round instead of sending the results, if it must."""
+        reason = next((r for r in (check(result) for check in self.stop_checks) if r), None)
+        if reason:
+            return reason
         if run.repeats.stop_reason == "repeated_failures":
             self._stop_notice("stopped: the model repeated the same failing call")
             return run.repeats.stop_reason

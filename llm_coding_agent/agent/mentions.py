@@ -166,6 +166,9 @@ _ATTACHMENTS = re.compile(r"\A\[The files named in the request below.*</file>\n\
 _NOTES = re.compile(r"\A(?:\[Note from the system:[^\n]*\]\n)+\n")
 #: Plan mode's note in front of a request (``planning.PLAN_MODE_NOTE``).
 _PLAN_NOTE = re.compile(r"\A\[Plan mode:[^\n]*\]\n\n")
+#: An autonomous run's note in front of its task, and its continuation messages (``autonomous.py``).
+_AUTO_NOTE = re.compile(r"\A\[Autonomous run: [^\n]*\]\n\n")
+_AUTO_CONTINUATION = "[Autonomous run, turn "
 
 
 def request_text(text: str) -> str:
@@ -173,5 +176,5 @@ def request_text(text: str) -> str:
     for a message the agent wrote itself (a note from the system)."""
     text = _PLAN_NOTE.sub("", text)
     text = _NOTES.sub("", text)
-    text = _ATTACHMENTS.sub("", text)
-    return "" if text.startswith("[Note from the system:") else text
+    text = _AUTO_NOTE.sub("", _ATTACHMENTS.sub("", text))
+    return "" if text.startswith(("[Note from the system:", _AUTO_CONTINUATION)) else text

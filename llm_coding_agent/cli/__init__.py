@@ -21,6 +21,10 @@ What lives here:
 - ``subagent_ui.py``: a sub-agent's progress (``delegate``) as an indented block, and its
   ``--json`` events tagged with ``parent``.
 - ``batch.py``: ``llm code batch``, tasks in parallel, each in its own git worktree.
+- ``auto.py``: ``llm loop`` (llm-loop's options) and ``--auto``; ``auto_session.py``: the session
+  of an autonomous run (kept apart: ``auto.py`` is imported at start-up).
+- ``portable.py``: ``llm code export`` / ``import`` and the Markdown export; ``sessions.py`` also
+  holds ``llm code sessions``.
 
 May import every lower layer (``agent``, ``safety``, ``tools``, ``errors``). Nothing imports it
 but :mod:`llm_coding_agent.plugin`. ``rich`` and ``prompt_toolkit`` are imported only when

@@ -18,7 +18,10 @@ __all__ = ["register", "code_command", "config_options"]
 
 
 def register(cli: click.Group) -> None:
+    from .auto import register_loop
+
     cli.add_command(code_command)
+    register_loop(cli)  # `llm loop`, unless another plugin provides it
 
 
 def config_options(config_class: type, exclude: Iterable[str] = ()) -> Callable:
@@ -55,6 +58,9 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "skills": (".skills_ui", "skills_command"),
     "mcp": (".mcp_ui", "mcp_command"),
     "batch": (".batch", "batch_command"),
+    "export": (".portable", "export_command"),
+    "import": (".portable", "import_command"),
+    "sessions": (".sessions", "sessions_command"),
 }
 
 
@@ -139,6 +145,9 @@ def code_command(prompt, **params):
     llm code skills                       the skills offered to the model (!skill NAME uses one)
     llm code mcp                          MCP servers (.mcp.json, your mcp.json): status, tools
     llm code batch tasks.txt --jobs 4     tasks in parallel, each in its own git worktree
+    llm code --auto "make the tests pass" --max-turns 10   work until task_complete (or llm loop)
+    llm code sessions [--all]             this directory's recent sessions
+    llm code export [CID] -o s.json       a session as a file (--format markdown); llm code import FILE
 
     Mutating tools (edits, writes, commands) ask first, showing the diff or the command.
     Answer y (once), a (always for similar calls this session) or n (optionally "n: reason");
@@ -174,12 +183,15 @@ def code_command(prompt, **params):
 
     command_line = SessionConfig.command_line_layer(params)
     json_output = bool(command_line.get("json_output"))
-    if json_output and command_line.get("print_prompt") is None:
+    auto = command_line.get("auto") is not None
+    if auto and command_line.get("print_prompt") is not None:
+        raise click.UsageError("--auto TASK and -p TASK each name the task: use one of them")
+    if json_output and command_line.get("print_prompt") is None and not auto:
         _final_error("--json needs -p TASK")
         raise click.UsageError("--json needs -p TASK")
     if command_line.get("pick_session"):
         problem = None
-        if command_line.get("print_prompt") is not None:
+        if command_line.get("print_prompt") is not None or auto:
             problem = "-r needs an interactive terminal; use --cid ID"
         elif command_line.get("continue_") or command_line.get("conversation_id"):
             problem = "-r picks the conversation itself; leave out -c and --cid"
@@ -189,14 +201,19 @@ def code_command(prompt, **params):
             raise click.UsageError(problem)
     # With --json every ending, errors included, is a `final` event (the last line of stdout).
     try:
-        session = Session(command_line)
-        try:
-            if session.headless:
-                status = session.run_headless(session.config.print_prompt)
-            else:
-                status = session.run_interactive(prompt)
-        finally:
-            session.close()  # stops the MCP servers
+        if auto:
+            from .auto import start_auto
+
+            status = start_auto(command_line)
+        else:
+            session = Session(command_line)
+            try:
+                if session.headless:
+                    status = session.run_headless(session.config.print_prompt)
+                else:
+                    status = session.run_interactive(prompt)
+            finally:
+                session.close()  # stops the MCP servers
     except SessionError as ex:
         if json_output:
             _final_error(str(ex))

@@ -76,6 +76,11 @@ class Session(
         if not self.root.is_dir():
             raise SessionError(f"directory does not exist: {given.root}")
         self.root = self.root.resolve()
+        self.db = self._open_db(given)
+        if given.continue_ and not given.conversation_id and not given.all_sessions:
+            # -c: this directory's latest session, never another project's (--all: anyone's).
+            command_line = {**command_line, "conversation_id": self._latest_here(self.root)}
+            given = SessionConfig().layered(command_line)
         if given.continues and given.root is None:
             # Settings belong to the project the conversation worked in, not the current directory.
             self.root = Path(logged_root(given.conversation_id) or self.root)
@@ -83,7 +88,6 @@ class Session(
             stdout=sys.stderr if self.headless else sys.stdout,
             history_path=llm.user_dir() / "llm-code-history.txt",
         )
-        self.db = self._open_db(given)
         if given.pick_session:
             chosen = self._pick_conversation(self.root, none_left="starting a new one", skip="start a new session")
             if chosen is not None:

@@ -17,11 +17,13 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+import click
+
 from ..agent.logstore import parse_logged_time
 from ..agent.subagents import subagent_conversations
 from .messages import clip, first_line, plural, request_text
 
-__all__ = ["LoggedSession", "ResumeSession", "recent_sessions", "age", "session_line", "sessions_list", "MAX_SESSIONS"]
+__all__ = ["LoggedSession", "ResumeSession", "recent_sessions", "age", "session_line", "sessions_list", "MAX_SESSIONS", "sessions_command"]
 
 #: Sessions offered at most, newest first.
 MAX_SESSIONS = 20
@@ -54,35 +56,38 @@ class LoggedSession:
     model: str
     requests: int
     first_request: str
+    started: datetime | None = None
+    tokens: int = 0
+    root: str | None = None
 
 
-def recent_sessions(db: Any, root: str | Path, limit: int = MAX_SESSIONS,
+def recent_sessions(db: Any, root: str | Path | None, limit: int = MAX_SESSIONS,
                     exclude: str | None = None) -> list[LoggedSession]:
-    """The conversations that worked in ``root``, most recently active first, at most ``limit``
-    (``exclude``: a conversation id to leave out, the one running now)."""
-    root = str(Path(root).resolve())
+    """The conversations that worked in ``root`` (None: in any directory), most recently active
+    first, at most ``limit`` (``exclude``: a conversation id to leave out, the one running now)."""
+    wanted = str(Path(root).resolve()) if root is not None else None
     try:
-        instances = [
-            row[0] for row in db.execute(
+        instances = {
+            row[0]: logged for row in db.execute(
                 "select id, arguments from tool_instances where name = 'CodingTools'"
             ).fetchall()
-            if _logged_root(row[1]) == root
-        ]
+            if (logged := _logged_root(row[1])) is not None and wanted in (None, logged)
+        }
         if not instances:
             return []
         marks = ", ".join("?" * len(instances))
-        here = {row[0] for row in db.execute(
-            f"select turn_id from turn_tools where instance_id in ({marks})", instances
-        ).fetchall()}
+        here = dict(db.execute(
+            f"select turn_id, instance_id from turn_tools where instance_id in ({marks})", list(instances)
+        ).fetchall())
         threads = db.execute(
             "select thread_id, min(id), max(datetime_utc) as last_at from turns "
-            "group by thread_id order by last_at desc"
+            "group by thread_id order by last_at desc, max(id) desc"
         ).fetchall()
         found = []
         subagents = subagent_conversations(db)  # a sub-agent's conversation is part of its parent's session
         for thread_id, first_turn, last_at in threads:
             if first_turn in here and thread_id != exclude and thread_id not in subagents:
-                found.append(_describe(db, thread_id, last_at))
+                found.append(_describe(db, thread_id, last_at, instances[here[first_turn]]))
                 if len(found) >= limit:
                     break
         return found
@@ -98,9 +103,13 @@ def _logged_root(arguments: str | None) -> str | None:
     return root if isinstance(root, str) else None
 
 
-def _describe(db: Any, thread_id: str, last_at: str | None) -> LoggedSession:
+def _describe(db: Any, thread_id: str, last_at: str | None, root: str | None = None) -> LoggedSession:
     model_row = db.execute(
         "select model from turns where thread_id = ? order by id desc limit 1", [thread_id]
+    ).fetchone()
+    started, tokens = db.execute(
+        "select min(datetime_utc), sum(coalesce(input_tokens, 0) + coalesce(output_tokens, 0)) from turns "
+        "where thread_id = ?", [thread_id]
     ).fetchone()
     tip = db.execute("select tip_message_hash, name from threads where id = ?", [thread_id]).fetchone()
     requests: list[str] = []
@@ -115,6 +124,9 @@ def _describe(db: Any, thread_id: str, last_at: str | None) -> LoggedSession:
         model=model_row[0] if model_row else "?",
         requests=len(requests),
         first_request=requests[0] if requests else (tip[1] if tip and tip[1] else ""),
+        started=parse_logged_time(started),
+        tokens=tokens or 0,
+        root=root,
     )
 
 
@@ -165,6 +177,19 @@ class ResumeSession:
         number = self.ui.choose(f"resume which? 1-{len(sessions)}, or Enter to {skip}", len(sessions))
         return sessions[number - 1].conversation_id if number else None
 
+    def _latest_here(self, root: Path) -> str:
+        """``-c``: the id of ``root``'s most recent session (sessions of other directories are
+        reached with ``--all`` or ``--cid``)."""
+        from .session import SessionError  # session.py builds on this module
+
+        found = recent_sessions(self.db, root, limit=1)
+        if not found:
+            raise SessionError(
+                f"no earlier session in {root} to continue; `llm code sessions --all` lists the others "
+                "(continue one with --cid ID, or the latest anywhere with -c --all)"
+            )
+        return found[0].conversation_id
+
     def _switch_conversation(self) -> None:
         """``!resume``: continue another of this directory's sessions instead of this one."""
         if self.db is None:
@@ -186,3 +211,53 @@ class ResumeSession:
             self.ui.error(str(ex))
             return
         self._continued()
+
+
+# -- llm code sessions --------------------------------------------------------------------------
+
+
+@click.command(name="sessions")
+@click.option("-d", "--directory", metavar="DIR", help="List the sessions of DIR (default: the current directory)")
+@click.option("all_dirs", "--all", is_flag=True, help="List the sessions of every directory")
+@click.option("-n", "--limit", type=click.IntRange(min=1), default=MAX_SESSIONS, show_default=True,
+              help="How many sessions at most")
+@click.option("json_output", "--json", is_flag=True, help="One JSON object per session")
+def sessions_command(directory, all_dirs, limit, json_output):
+    """Recent sessions of this directory, newest first: id, started, model, turns, tokens, first
+    request. `llm code -c` continues the first; `llm code --cid ID` any of them.
+    """
+    from llm.cli import logs_db_path, logs_on
+    from llm.migrations import migrate
+    import sqlite_utils
+
+    if directory is not None and all_dirs:
+        raise click.UsageError("-d DIR and --all: use one of them")
+    root = Path(directory or ".").resolve()
+    if directory is not None and not root.is_dir():
+        raise click.ClickException(f"directory does not exist: {directory}")
+    if not logs_on() or not Path(logs_db_path()).exists():
+        sessions = []
+    else:
+        db = sqlite_utils.Database(logs_db_path())
+        migrate(db)
+        sessions = recent_sessions(db, None if all_dirs else root, limit=limit)
+    if json_output:
+        for session in sessions:
+            click.echo(json.dumps({
+                "id": session.conversation_id, "root": session.root, "model": session.model,
+                "started": session.started.isoformat() if session.started else None,
+                "last_active": session.last_active.isoformat() if session.last_active else None,
+                "turns": session.requests, "tokens": session.tokens, "first_request": session.first_request,
+            }))
+        return
+    if not sessions:
+        where = "any directory" if all_dirs else str(root)
+        click.echo(f"no sessions in {where}" + ("" if all_dirs else " (--all lists every directory's)"), err=True)
+        return
+    click.echo(f"recent sessions {'in every directory' if all_dirs else f'in {root}'}:")
+    for session in sessions:
+        started = session.started.astimezone().strftime("%Y-%m-%d %H:%M") if session.started else "?"
+        line = (f"{session.conversation_id}  {started}  {clip(session.model, 24)}  "
+                f"{plural(session.requests, 'turn')}  {session.tokens:,} tokens  "
+                f"{first_line(session.first_request, 60) or '(no request)'}")
+        click.echo(line + (f"  [{session.root}]" if all_dirs else ""))
