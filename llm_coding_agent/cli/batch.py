@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 import secrets
 import subprocess
 import sys
@@ -249,7 +248,11 @@ def _prepare_logs() -> None:
 
     if logs_on():
         logs_db_path().parent.mkdir(parents=True, exist_ok=True)
-        migrate(sqlite_utils.Database(logs_db_path()))
+        db = sqlite_utils.Database(logs_db_path())
+        migrate(db)
+        # Write-ahead logging: the tasks' processes read and write the logs at once; without it a
+        # reader holds off every writer (a task then fails with "database is locked").
+        db.enable_wal()
 
 
 def _default_worktrees() -> Path:

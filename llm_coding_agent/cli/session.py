@@ -119,13 +119,16 @@ class Session(
     def _open_db(self, config: SessionConfig):
         from llm.cli import logs_db_path, logs_on
         from llm.migrations import migrate
+        import sqlite3
+
         import sqlite_utils
 
         if not logs_on():
             if config.continues or config.pick_session:
                 raise SessionError("cannot continue a conversation: logging is off (`llm logs on`)")
             return None
-        db = sqlite_utils.Database(logs_db_path())
+        # A generous busy timeout: `llm code batch` runs sessions in parallel on the same logs.
+        db = sqlite_utils.Database(sqlite3.connect(str(logs_db_path()), timeout=30))
         migrate(db)
         return db
 
