@@ -23,7 +23,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from llm.parts import Message, TextPart, ToolCallPart, ToolResultPart
+from llm.parts import Message
 
 from ..errors import CodingAgentError
 from ..tools import short_tool_name
