@@ -225,6 +225,15 @@ def test_no_tool_flag_and_setting_turn_create_tool_off(model, project):
     assert "create_tool" in {t.name for t in model.prompts[-1].tools}
 
 
+def test_the_small_profile_does_not_offer_create_tool(model, project):
+    model.script("ok")
+    assert run_cli(project, "-p", "hi", "--profile", "small").exit_code == 0
+    assert "create_tool" not in {t.name for t in model.prompts[-1].tools}
+    model.script("ok")
+    assert run_cli(project, "-p", "hi", "--profile", "default").exit_code == 0
+    assert "create_tool" in {t.name for t in model.prompts[-1].tools}
+
+
 def test_cli_approval_shows_the_new_file_and_creates_the_tool(model, project):
     model.script(
         Step(tool_calls=[create()]),

@@ -70,6 +70,11 @@ class ModelProfile:
     """The ``delegate`` tool is offered (a sub-agent with a fresh context; agent/subagents.py).
     Off for small models: one more tool and one more way to lose the thread, and a sub-agent of
     a small model is no better at the task than the model itself."""
+
+    offers_create_tool: bool = True
+    """The ``create_tool`` tool is offered (the model writes a tool of its own; agent/written_tools.py).
+    Off for small models: writing a working tool is harder than the task it would help with, and
+    every tool offered is one more to choose wrongly. Tools saved earlier still load."""
     attempts: int = 1
     """Independent attempts per request (agent/attempts.py) when the project has tests and the user
     set no ``attempts``. 1 in every profile for now: more multiplies the time of every request, and
@@ -99,6 +104,7 @@ PROFILES = {
         verify_with_tests=True,
         locate_definitions=True,
         offers_delegate=False,
+        offers_create_tool=False,
     ),
 }
 #: Values of the ``profile`` option.

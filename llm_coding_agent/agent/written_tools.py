@@ -50,7 +50,7 @@ class WrittenTools:
         ``taken``: the names already in use."""
         self.user_tools = {}
         tools: list[llm.Tool] = []
-        if config.create_tool:
+        if config.create_tool and self.profile.offers_create_tool:  # type: ignore[attr-defined]
             tools.append(llm.Tool(
                 name=CREATE_TOOL, description=CREATE_TOOL_DESCRIPTION, input_schema=_CREATE_TOOL_SCHEMA,
                 implementation=self._create_tool,
