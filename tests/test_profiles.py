@@ -129,3 +129,41 @@ def test_after_a_failed_call_the_hint_asks_for_a_corrected_call_not_an_answer(mo
     agent.run("fix app.py")
     assert model.prompts[1].prompt == ERROR_STEP_HINT
     assert model.prompts[2].prompt == NEXT_STEP_HINT
+
+
+def test_the_hint_after_a_change_asks_for_the_rest_of_the_request(model, project):
+    from llm_coding_agent.agent.profiles import CHANGED_STEP_HINT
+
+    model.script(
+        Step(tool_calls=[tool("edit_file", path="app.py", old_string="a - b", new_string="a + b")]),
+        Step(tool_calls=[tool("read_file", path="app.py")]),
+        "Fixed.",
+    )
+    agent = CodingAgent(model="scripted", root=str(project), approve=True, undo=False, profile="small")
+    agent.run("fix app.py")
+    assert model.prompts[1].prompt == CHANGED_STEP_HINT
+    assert model.prompts[2].prompt == NEXT_STEP_HINT
+
+
+def test_a_change_whose_check_finds_undefined_names_asks_for_a_fix(model, project):
+    from llm_coding_agent.agent.profiles import CHANGED_STEP_HINT, CHECK_STEP_HINT
+
+    model.script(
+        Step(tool_calls=[tool("edit_file", path="app.py", old_string="a - b", new_string="a + c")]),
+        Step(tool_calls=[tool("edit_file", path="app.py", old_string="a + c", new_string="a + b")]),
+        "Fixed.",
+    )
+    agent = CodingAgent(model="scripted", root=str(project), approve=True, undo=False, profile="small")
+    agent.run("fix app.py")
+    assert "undefined name 'c'" in model.prompts[1].tool_results[0].output
+    assert model.prompts[1].prompt == CHECK_STEP_HINT
+    assert model.prompts[2].prompt == CHANGED_STEP_HINT
+    assert (project / "app.py").read_text() == "def add(a, b):\n    return a + b\n"
+
+
+def test_the_default_profile_gets_none_of_the_hints(model, project):
+    from llm_coding_agent.agent.profiles import STEP_HINTS
+
+    model.script(Step(tool_calls=[tool("edit_file", path="app.py", old_string="a - b", new_string="a + c")]), "ok")
+    CodingAgent(model="scripted", root=str(project), approve=True, undo=False).run("fix app.py")
+    assert all(hint not in (model.prompts[1].prompt or "") for hint in STEP_HINTS)

@@ -16,9 +16,9 @@ from dataclasses import dataclass
 
 import llm
 
-from ..tools import CODING_TOOL_PREFIX, short_tool_name
+from ..tools import CODING_TOOL_PREFIX, FILE_CHANGING_TOOLS, short_tool_name
 
-__all__ = ["ModelProfile", "PROFILES", "PROFILE_NAMES", "profile_for", "SMALL_TOOL_DESCRIPTIONS", "NEXT_STEP_HINT", "ERROR_STEP_HINT", "STEP_HINTS", "next_step_hint", "described_tools"]
+__all__ = ["ModelProfile", "PROFILES", "PROFILE_NAMES", "profile_for", "SMALL_TOOL_DESCRIPTIONS", "NEXT_STEP_HINT", "ERROR_STEP_HINT", "CHECK_STEP_HINT", "CHANGED_STEP_HINT", "STEP_HINTS", "next_step_hint", "described_tools"]
 
 
 @dataclass(frozen=True)
@@ -151,14 +151,37 @@ ERROR_STEP_HINT = (
     "A tool answered with an Error: read what it says and make a corrected tool call. Do not "
     "give a final answer yet."
 )
+#: Sent when a file change went in but its check found a problem (undefined names): "answer now"
+#: there made the 1.5B model stop with the broken change, or answer with an invented error.
+CHECK_STEP_HINT = (
+    "Your change was written, but the Check line above found a problem in it. Fix it with another "
+    "edit_file call before giving a final answer."
+)
+#: Sent after a file change that went in cleanly: small models treated the first edit as the end
+#: of a request with several parts ("deposit() and withdraw() must..." done for one of the two).
+CHANGED_STEP_HINT = (
+    "Your change was written. Read the request again: if any part of it is not done yet, make the "
+    "next tool call for it. When every part is done, give your final answer in plain text with no "
+    "tool call."
+)
 #: Every line the agent adds under ``next_step_hint`` (readers of the logs skip them).
-STEP_HINTS = (NEXT_STEP_HINT, ERROR_STEP_HINT)
+STEP_HINTS = (NEXT_STEP_HINT, ERROR_STEP_HINT, CHECK_STEP_HINT, CHANGED_STEP_HINT)
+
+#: What starts the Check line of a change that compiles but leaves problems (tools/checks.py).
+_CHECK_PROBLEM = "\nCheck: compiles, but "
 
 
 def next_step_hint(results: list[llm.ToolResult]) -> str:
-    """The line sent with a batch of tool results under ``next_step_hint``."""
-    failed = any((r.output or "").startswith("Error:") for r in results)
-    return ERROR_STEP_HINT if failed else NEXT_STEP_HINT
+    """The line sent with a batch of tool results under ``next_step_hint``: by what happened
+    (an error; a change whose check found a problem; a clean change; anything else)."""
+    outputs = [r.output or "" for r in results]
+    if any(o.startswith("Error:") for o in outputs):
+        return ERROR_STEP_HINT
+    if any(_CHECK_PROBLEM in o for o in outputs):
+        return CHECK_STEP_HINT
+    if any(short_tool_name(r.name or "") in FILE_CHANGING_TOOLS for r in results):
+        return CHANGED_STEP_HINT
+    return NEXT_STEP_HINT
 
 
 def described_tools(tools: list[llm.Tool], profile: ModelProfile) -> list[llm.Tool]:

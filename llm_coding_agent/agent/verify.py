@@ -19,6 +19,7 @@ import llm
 
 from ..safety.cmdline import UnparsableCommand, simple_commands
 from ..tools import CODING_TOOL_PREFIX, short_tool_name
+from .examples import EXAMPLES_FAIL_PROMPT, example_check_command, request_examples
 from .guards import changed_a_file
 from .results import AgentResult
 
@@ -177,12 +178,14 @@ def command_for_tests(root: Path, request: str = "") -> str | None:
     return "python -m pytest -q" if importlib.util.find_spec("pytest") else "python -m unittest -q"
 
 
-def failure_prompt(command: str, output: str) -> str:
+def failure_prompt(
+    command: str, output: str, lead: str = TESTS_FAIL_PROMPT, why: str = "the tests", shown: str | None = None,
+) -> str:
     if len(output) > MAX_FAILURE_CHARS:
         output = "[... earlier output omitted]\n" + output[-MAX_FAILURE_CHARS:]
     return (
-        f"{TESTS_FAIL_PROMPT} (You finished without running the tests, so they were run for you.)"
-        f"\n\n$ {command}\n{output}"
+        f"{lead} (You finished without running {why}, so they were run for you.)"
+        f"\n\n$ {shown or command}\n{output}"
     )
 
 
@@ -199,12 +202,25 @@ class VerifyWithTests:
         if run.tests_checked:
             return None
         run.tests_checked = True
-        if not needs_verification(result.tool_calls) or self._tool(_COMMAND_TOOL) is None:
+        if self._tool(_COMMAND_TOOL) is None:
             return None
-        command = command_for_tests(self.root, run.request)
-        if command is None:
+        changed = needs_verification(result.tool_calls)
+        command = command_for_tests(self.root, run.request) if changed else None
+        lead, why, shown = TESTS_FAIL_PROMPT, "the tests", None
+        if command is not None:
+            self._notice(f"the model changed files without running the tests afterwards; running {command}")
+        elif changed or request_examples(run.request):
+            # No tests: the request's own examples (and doctests, after a change) are the check;
+            # with no change they still catch "no change is needed" when the request says otherwise.
+            command = example_check_command(
+                run.request, self.coding_tools.search_files, self._project_text, doctests=changed,
+            )
+            if command is None:
+                return None
+            lead, why, shown = EXAMPLES_FAIL_PROMPT, "the request's examples", "python -c '<the request's examples>'"
+            self._notice("the project has no tests; checking the examples the request gives")
+        else:
             return None
-        self._notice(f"the model changed files without running the tests afterwards; running {command}")
         call = llm.ToolCall(name=_COMMAND_TOOL, arguments={"command": command}, tool_call_id=VERIFY_CALL_ID)
         try:
             tool_result = self.execute_call(call)
@@ -217,5 +233,11 @@ class VerifyWithTests:
         if self.on_tool:
             self.on_tool(call, tool_result)
         if outcome_of_test_run(tool_result.output) is False:
-            return failure_prompt(command, tool_result.output)
+            return failure_prompt(command, tool_result.output, lead, why, shown)
         return None
+
+    def _project_text(self, path: str) -> str:
+        try:
+            return (self.root / path).read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            return ""
