@@ -21,6 +21,7 @@ from pathlib import Path
 
 import llm
 
+from .catalog import ProjectCatalog
 from .frontmatter import FrontmatterError, split_frontmatter
 from .skills import display_path
 
@@ -108,29 +109,13 @@ def command_folders(root: Path | None) -> list[tuple[str, Path, str]]:
 
 
 @dataclass
-class CommandCatalog:
+class CommandCatalog(ProjectCatalog[CustomCommand]):
     """Every command file found, and which of them ``!NAME`` runs."""
-
-    found: list[CustomCommand] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
-    project_trusted: bool = False
-
-    def usable(self, command: CustomCommand) -> bool:
-        return command.source != "project" or self.project_trusted
 
     @property
     def commands(self) -> dict[str, CustomCommand]:
         """The commands that run, by name: for each name the first usable one found."""
-        offered: dict[str, CustomCommand] = {}
-        for command in self.found:
-            if self.usable(command):
-                offered.setdefault(command.name, command)
-        return offered
-
-    @property
-    def inactive(self) -> list[CustomCommand]:
-        """The project's commands left out because the project is not trusted."""
-        return [c for c in self.found if not self.usable(c)]
+        return self.offered()
 
     def get(self, name: str) -> CustomCommand | None:
         return self.commands.get(str(name).strip().lower())

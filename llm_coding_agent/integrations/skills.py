@@ -25,6 +25,7 @@ from pathlib import Path
 
 import llm
 
+from .catalog import ProjectCatalog
 from .frontmatter import FrontmatterError, split_frontmatter
 
 __all__ = [
@@ -168,15 +169,8 @@ def skill_folders(root: Path | None, home: Path | None = None) -> list[tuple[str
 
 
 @dataclass
-class SkillCatalog:
+class SkillCatalog(ProjectCatalog[Skill]):
     """Every skill found, and which of them the model is offered."""
-
-    found: list[Skill] = field(default_factory=list)
-    """In lookup order: the project's, the user's, the built-in ones."""
-    warnings: list[str] = field(default_factory=list)
-    """One line per skill that could not be used (bad frontmatter and the like)."""
-    project_trusted: bool = False
-    """Whether the project's skills count (see :mod:`.trust`)."""
 
     @classmethod
     def of(cls, skills) -> "SkillCatalog":
@@ -193,22 +187,10 @@ class SkillCatalog:
                 raise ValueError(f"{folder / SKILL_FILE}: {getattr(ex, 'strerror', None) or ex}") from None
         return catalog
 
-    def usable(self, skill: Skill) -> bool:
-        return skill.source != "project" or self.project_trusted
-
     @property
     def skills(self) -> dict[str, Skill]:
         """The skills offered, by name: for each name the first usable one found."""
-        offered: dict[str, Skill] = {}
-        for skill in self.found:
-            if self.usable(skill):
-                offered.setdefault(skill.name, skill)
-        return offered
-
-    @property
-    def inactive(self) -> list[Skill]:
-        """The project's skills left out because the project is not trusted."""
-        return [s for s in self.found if not self.usable(s)]
+        return self.offered()
 
     def __bool__(self) -> bool:
         return bool(self.skills)
