@@ -22,7 +22,7 @@ from pathlib import Path
 import llm
 
 from .catalog import ProjectCatalog
-from .frontmatter import FrontmatterError, split_frontmatter
+from .frontmatter import read_frontmatter_file
 from .skills import display_path
 
 __all__ = ["CustomCommand", "CommandCatalog", "discover_commands", "expand_command", "PROJECT_COMMAND_DIRS"]
@@ -74,13 +74,7 @@ class CustomCommand:
 
 def load_command(path: Path, source: str, where: str) -> CustomCommand:
     """The command of one file; raises ValueError saying why it cannot be used."""
-    raw = path.read_bytes()
-    if len(raw) > MAX_COMMAND_BYTES:
-        raise ValueError(f"it is larger than {MAX_COMMAND_BYTES:,} bytes")
-    try:
-        fields, body = split_frontmatter(raw.decode("utf-8", errors="replace"))
-    except FrontmatterError as ex:
-        raise ValueError(str(ex)) from None
+    fields, body, raw = read_frontmatter_file(path, MAX_COMMAND_BYTES)
     name = path.stem.lower()
     if not _NAME.match(name):
         raise ValueError(f"{name!r} cannot be a command name (letters, digits, '-', '_' and '.' only)")

@@ -8,10 +8,11 @@ what an unquoted ``description: Use when: the tests fail`` means to its author.
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import yaml
 
-__all__ = ["FrontmatterError", "split_frontmatter"]
+__all__ = ["FrontmatterError", "split_frontmatter", "read_frontmatter_file"]
 
 _KEY_LINE = re.compile(r"^([A-Za-z][\w-]*)\s*:\s*(.*)$")
 
@@ -72,3 +73,16 @@ def _unquote(value: str) -> str:
     if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
         return value[1:-1]
     return value
+
+
+def read_frontmatter_file(path: Path, max_bytes: int) -> tuple[dict[str, object], str, bytes]:
+    """The frontmatter, body and bytes (what trust hashes) of a Markdown file of at most
+    ``max_bytes``; raises ValueError saying why it cannot be used (too large, bad frontmatter)."""
+    raw = path.read_bytes()
+    if len(raw) > max_bytes:
+        raise ValueError(f"it is larger than {max_bytes:,} bytes")
+    try:
+        fields, body = split_frontmatter(raw.decode("utf-8", errors="replace"))
+    except FrontmatterError as ex:
+        raise ValueError(str(ex)) from None
+    return fields, body, raw

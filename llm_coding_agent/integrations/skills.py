@@ -26,7 +26,7 @@ from pathlib import Path
 import llm
 
 from .catalog import ProjectCatalog
-from .frontmatter import FrontmatterError, split_frontmatter
+from .frontmatter import read_frontmatter_file
 
 __all__ = [
     "Skill",
@@ -130,13 +130,7 @@ class Skill:
 
 def load_skill(skill_file: Path, source: str, where: str) -> Skill:
     """The skill of one ``SKILL.md``; raises ValueError saying why it cannot be used."""
-    raw = skill_file.read_bytes()
-    if len(raw) > MAX_SKILL_BYTES:
-        raise ValueError(f"it is larger than {MAX_SKILL_BYTES:,} bytes")
-    try:
-        fields, body = split_frontmatter(raw.decode("utf-8", errors="replace"))
-    except FrontmatterError as ex:
-        raise ValueError(str(ex)) from None
+    fields, body, raw = read_frontmatter_file(skill_file, MAX_SKILL_BYTES)
     if not fields:
         raise ValueError("it has no frontmatter: start it with ---, name: ..., description: ..., ---")
     name = fields.get("name") or skill_file.parent.name
