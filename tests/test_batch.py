@@ -78,7 +78,7 @@ def test_three_tasks_two_at_a_time_each_in_its_worktree_and_the_main_tree_untouc
     done = run_batch(tmp_path, repo, tasks, three_tasks(tmp_path / "two-started"), "--jobs", "2", "--json",
                      "--worktrees", str(tmp_path / "wt"))
 
-    assert done.returncode == 0, done.stderr
+    assert done.returncode == 0, done.stderr + done.stdout
     outcomes = sorted((json.loads(line) for line in done.stdout.splitlines()), key=lambda o: o["task"])
     assert [o["status"] for o in outcomes] == ["ok", "ok", "ok"]
     assert [o["files_changed"] for o in outcomes] == [["hello.txt"], ["app.py"], ["README.md"]]
@@ -147,6 +147,21 @@ def test_a_directory_that_is_not_a_repository_gets_a_copy_and_a_patch(project, t
     assert (project / "app.py").read_text() == ORIGINAL_APP and not (project / ".git").exists()
     subprocess.run(["patch", "-p1", "-i", outcome["patch"]], cwd=project, check=True, capture_output=True)
     assert (project / "app.py").read_text() == "def add(a, b):\n    return a + b\n"
+
+
+def test_a_failing_task_fails_the_batch_and_keeps_what_it_printed(repo, tmp_path):
+    scripts = {"readme line": three_tasks(tmp_path / "x")["readme line"],
+               "broken": [{"raise": "the provider is down"}]}
+    done = run_batch(tmp_path, repo, "a readme line\nbroken task\n", scripts, "--json",
+                     "--worktrees", str(tmp_path / "wt"))
+
+    assert done.returncode == 1, done.stderr + done.stdout
+    outcomes = {o["task"]: o for o in map(json.loads, done.stdout.splitlines())}
+    assert outcomes[1]["status"] == "ok" and outcomes[2]["status"] == "error"
+    assert "the provider is down" in outcomes[2]["error"]
+    printed = Path(outcomes[2]["log"]).with_suffix(".stderr").read_text()
+    assert "the provider is down" in printed
+    assert not Path(outcomes[1]["log"]).with_suffix(".stderr").exists()  # nothing printed, no file
 
 
 def test_a_bad_tasks_file_is_a_one_line_error(tmp_path, monkeypatch):

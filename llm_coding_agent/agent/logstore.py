@@ -46,11 +46,22 @@ if _SUPPORTED:
         def log(self, response: Any, thread_id: str | None = None) -> str:
             self._current = {}
             ok = False
+            conn = self.db.conn
+            # Take the write lock before the first read. llm's deferred transaction reads first and
+            # upgrades later; with another process writing meanwhile (``llm code batch``) that
+            # upgrade fails at once with "database is locked", whatever the busy timeout.
+            own = not conn.in_transaction
+            if own:
+                conn.execute("BEGIN IMMEDIATE")
             try:
                 turn = super().log(response, thread_id)
+                if own:
+                    conn.commit()
                 ok = True
                 return turn
             finally:
+                if own and not ok and conn.in_transaction:
+                    conn.rollback()
                 # After a failed (rolled back) write nothing is known to be stored.
                 self._known = self._current if ok else {}
                 self._current = {}

@@ -181,6 +181,9 @@ class BatchRun:
                    *self.arguments]
         with open(log, "w", encoding="utf-8") as events:
             done = subprocess.run(command, stdout=events, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
+        if done.stderr.strip():
+            # What the task printed besides its events (warnings, a traceback): kept for the user.
+            log.with_suffix(".stderr").write_bytes(done.stderr)
         outcome.seconds = round(time.monotonic() - started, 1)
         final = _final_event(log)
         if final is None:
@@ -283,8 +286,8 @@ def batch_command(tasks_file, jobs, json_lines, worktrees, **params):
     Each task gets a worktree of its directory's repository (HEAD plus your uncommitted changes)
     on a branch llm-code/batch-<id>-<n>, where its change is committed: your working tree is
     untouched until you merge that branch (or cherry-pick its last commit). A directory that is
-    not a git repository gets a copy instead. Each task also leaves a .patch and its --json events
-    beside its worktree. Other llm code options (-m, --yolo, --allow, --max-turns...) apply to
+    not a git repository gets a copy instead. Each task also leaves a .patch, its --json events
+    (.jsonl) and anything else it printed (.stderr) beside its worktree. Other llm code options (-m, --yolo, --allow, --max-turns...) apply to
     every task; as with -p, nothing that needs approval runs without --yolo or an --allow rule.
 
     Exit status: 0 all tasks done, 3 one stopped at a limit, 1 one failed, 130 interrupted.

@@ -3,7 +3,7 @@
 
 SCRIPTED_TASKS names a JSON file ``{"words of a task": [step, ...], ...}``; a process follows the
 steps of the first key its first prompt contains. A step is ``{"text": ..., "tool_calls": [[name,
-arguments], ...]}``, as in scripted_llm.py. Each process appends ``pid task-key`` to
+arguments], ...], "raise": "message"}``, as in scripted_llm.py ("raise": the model fails). Each process appends ``pid task-key`` to
 SCRIPTED_TASKS + ".pids", so a test can see which processes ran which task.
 """
 
@@ -33,6 +33,8 @@ if os.environ.get("SCRIPTED_TASKS"):
             step = self.steps.pop(0) if self.steps else {"text": "(script exhausted)"}
             if step.get("text"):
                 yield step["text"]
+            if step.get("raise"):
+                raise RuntimeError(step["raise"])
             for name, arguments in step.get("tool_calls", []):
                 response.add_tool_call(llm.ToolCall(name=name, arguments=arguments))
             response.set_usage(input=10, output=5)
