@@ -303,7 +303,8 @@ class CodingAgent(
         first = not self.conversation.responses and not self.conversation.loaded_messages
         system = None
         if first:
-            system = system_prompt(self.root, self.config.system, compact=self.profile.compact_prompt) + self.skills_prompt()
+            system = system_prompt(self.root, self.config.system, compact=self.profile.compact_prompt,
+                                   whole_file=self.profile.prefer_whole_file) + self.skills_prompt()
         return self._drive(self.send(prompt, system=system, tool_results=results), result, request)
 
     def resume(self, approve: bool | Iterable[str] | None = True, reasons: dict[str, str] | None = None) -> AgentResult:

@@ -50,8 +50,10 @@ class ModelProfile:
     names it leaves. SWE-agent measured 15 % → 18 % solved with such a check."""
 
     prefer_whole_file: bool = False
-    """When ``edit_file`` finds no match in a small file, its error suggests ``write_file`` with
-    the complete content (whole-file rewrites are the format small models get right most often)."""
+    """Whole-file rewrites are the format small models get right most often: the compact prompt
+    says to change a file under 100 lines with ``write_file`` and its complete content; when
+    ``edit_file`` finds no match in a small file, its error suggests it; and a ``write_file`` that
+    leaves out functions or classes the file defines is refused (tools/wholefile.py)."""
 
     repair_call_json: bool = False
     """Tool calls written as text whose JSON is broken (unescaped quotes, raw newlines in strings)

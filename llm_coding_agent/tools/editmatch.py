@@ -74,6 +74,17 @@ def _strip_numbered(lines: list[str], prefix: re.Pattern) -> list[str] | None:
     return stripped if numbered else None
 
 
+def strip_numbered_content(content: str) -> str | None:
+    """A whole file's ``content`` without ``read_file``'s ``number<TAB>`` prefixes, when every
+    non-blank line carries one (a model rewriting a file it saw numbered); None otherwise. Only
+    that unmistakable form counts, and numbers need not count up (the model inserted lines)."""
+    lines = content.split("\n")
+    matches = [(line, re.match(r" *\d+\t", line)) for line in lines]
+    if not any(m for _, m in matches) or any(line.strip() and not m for line, m in matches):
+        return None
+    return "\n".join(line[m.end():] if m else "" for line, m in matches)
+
+
 def strip_line_numbers(old: str, new: str) -> tuple[str, str] | None:
     """``(old, new)`` without the line-number prefixes copied from a numbered read, or None when
     ``old`` does not carry them on every line. ``new`` loses them when all its non-blank lines

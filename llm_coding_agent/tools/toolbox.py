@@ -16,7 +16,7 @@ from typing import Callable
 
 import llm
 
-from . import checks, editmatch, files, search, shell
+from . import checks, editmatch, files, search, shell, wholefile
 from ..config import SANDBOX_MODES
 from ..errors import ToolError
 from .paths import relative_display, resolve_in_root, resolve_root
@@ -256,11 +256,12 @@ class CodingTools(llm.Toolbox):
         computed without touching anything; raises ToolError when the call would fail."""
         real, display = self._resolve(arguments.get("path"), for_write=True)
         if name == "write_file":
-            content = _as_str(arguments.get("content"), "content")
+            content, _ = self._write_content(_as_str(arguments.get("content"), "content"))
             if real.is_dir():
                 raise ToolError(f"{display} is a directory; give a file path")
             files.check_regular(real, display)
             before = files.decode_file(real, display).text if real.exists() else None
+            self._refuse_lossy_write(display, before, content)
             self._refuse_broken(display, before, content, "write")
             return display, before or "", content
         if name != "edit_file":
@@ -291,6 +292,20 @@ class CodingTools(llm.Toolbox):
             if self.prefer_whole_file and len(text.splitlines()) < files.WHOLE_FILE_LINES:
                 message += " For a file this small, you can also call write_file with the complete new content."
             raise ToolError(message) from None
+
+    def _write_content(self, content: str) -> tuple[str, str]:
+        """(``write_file``'s content, a note on what was tolerated or ""): under ``lenient_edits``
+        the line-number prefixes of a file copied from a numbered read are removed."""
+        if self.lenient_edits:
+            stripped = editmatch.strip_numbered_content(content)
+            if stripped is not None:
+                return stripped, "; the read_file line numbers you copied were removed"
+        return content, ""
+
+    def _refuse_lossy_write(self, display: str, before: str | None, content: str) -> None:
+        """Refuse a whole-file write that would lose code: an elision marker in any profile, and
+        under ``prefer_whole_file`` dropped Python functions or classes (tools/wholefile.py)."""
+        wholefile.refuse_lossy_write(display, before, content, check_definitions=self.prefer_whole_file)
 
     def _refuse_broken(self, display: str, before: str | None, after: str, verb: str) -> None:
         """Under ``check_edits``, refuse a change that leaves a Python file unable to compile."""
@@ -341,7 +356,7 @@ class CodingTools(llm.Toolbox):
         """
         self._refuse_if_read_only("write_file", {"path": path, "content": content})
         real, display = self._resolve(path, for_write=True)
-        content = _as_str(content, "content")
+        content, tolerated = self._write_content(_as_str(content, "content"))
         if real.is_dir():
             raise ToolError(f"{display} is a directory; give a file path")
         files.check_regular(real, display)
@@ -361,11 +376,12 @@ class CodingTools(llm.Toolbox):
         if existed and files.read_bytes(real, display) == data:
             self._remember(real)
             return f"Unchanged: {display} already has exactly this content ({len(data)} bytes); nothing was written"
+        self._refuse_lossy_write(display, before, content)
         self._refuse_broken(display, before, content, "write")
         files.atomic_write(real, data, mode)
         self._remember(real)
         verb = "Overwrote" if existed else "Created"
-        return f"{verb} {display} ({len(data)} bytes)" + self._check_line(display, before, content)
+        return f"{verb} {display} ({len(data)} bytes{tolerated})" + self._check_line(display, before, content)
 
     @_tool
     def edit_file(

@@ -1,0 +1,113 @@
+"""Whole-file writes that would lose code the model did not mean to remove.
+
+``write_file`` replaces a file's whole content. Models (small ones most, large ones too) send a
+shortened version instead: ``# ... rest of the code unchanged``, or only the function they
+changed. Written as sent, everything the placeholder stands for is gone. Two checks run on the
+proposed content of an existing file, before anything is written:
+
+- an *elision marker*: a new comment line (or bare ellipsis line) saying code was left out;
+- under ``prefer_whole_file`` (the small profile, which is told to rewrite small files whole),
+  a Python file losing functions or classes: fewer definitions than before, some of the old
+  names gone. A rename keeps the count and passes; a deliberate deletion goes through
+  ``edit_file``, which the error says.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+
+from ..errors import ToolError
+from .checks import MAX_CHECKED_CHARS, is_python
+
+__all__ = ["elision_markers", "dropped_definitions", "refuse_lossy_write"]
+
+# A comment line (any common comment syntax) that says code was left out...
+_COMMENT = r"^\s*(?:#|//|/\*+|<!--|--|;|\*|\{/\*)\s*"
+_SAYS_OMITTED = (
+    r"(?:rest of|remainder of|existing|previous|unchanged|remains? (?:the )?same|same as before|"
+    r"as before|omitted|left out|not shown|other (?:code|methods|functions|classes|fields|lines)|"
+    r"more (?:code|methods|functions|lines)|code here|keep (?:the )?(?:rest|existing))"
+)
+_MARKERS = (
+    # "# ... rest of the code", "// ...existing code...", "/* … */", "<!-- ... -->"
+    re.compile(_COMMENT + r"(?:\.\.\.|…)(?:.*" + _SAYS_OMITTED + r".*)?\s*(?:\.\.\.|…)?\s*(?:\*/|-->|\*/\})?\s*$", re.I),
+    # "# rest of the code remains unchanged" (no ellipsis, an unmistakable phrase)
+    re.compile(_COMMENT + r"(?:the )?(?:rest of the (?:code|file|class|function|module|implementation)|"
+               r"existing code|remaining code|other (?:methods|functions) (?:remain|unchanged|as before))\b", re.I),
+    # a line that is nothing but an ellipsis (outside Python, where ``...`` is a statement)
+    re.compile(r"^\s*(?:\.\.\.|…)\s*$"),
+)
+
+
+def elision_markers(before: str, after: str, display: str) -> list[tuple[int, str]]:
+    """(line number, line) of the lines of ``after`` that say code was left out and that
+    ``before`` did not already contain."""
+    old = {line.strip() for line in before.splitlines()}
+    found = []
+    for number, line in enumerate(after.splitlines(), 1):
+        stripped = line.strip()
+        if not stripped or stripped in old:
+            continue
+        for index, pattern in enumerate(_MARKERS):
+            if index == 2 and is_python(display):
+                continue  # `...` is a statement in Python (stubs, protocols)
+            if pattern.search(line):
+                found.append((number, stripped))
+                break
+    return found
+
+
+def _definitions(text: str, display: str) -> list[str] | None:
+    """Names of the module's functions and classes and of the classes' methods (``Cls.name``);
+    None when the text does not parse."""
+    try:
+        tree = ast.parse(text, display)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return None
+    names = []
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names.append(node.name)
+            if isinstance(node, ast.ClassDef):
+                names.extend(f"{node.name}.{item.name}" for item in node.body
+                             if isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef)))
+    return names
+
+
+def dropped_definitions(before: str, after: str, display: str) -> list[str]:
+    """The functions, classes and methods of a Python file that ``after`` leaves out, when it has
+    fewer of them than ``before`` (a rename keeps the count and is not a drop)."""
+    if not is_python(display) or max(len(before), len(after)) > MAX_CHECKED_CHARS:
+        return []
+    old, new = _definitions(before, display), _definitions(after, display)
+    if old is None or new is None or len(new) >= len(old):
+        return []
+    kept = set(new)
+    return [name for name in old if name not in kept]
+
+
+def refuse_lossy_write(display: str, before: str | None, after: str, check_definitions: bool) -> None:
+    """Raise a ToolError when writing ``after`` over ``before`` would lose code: an elision
+    marker, or (``check_definitions``) dropped Python definitions. Nothing to check for a new file."""
+    if before is None or not before.strip():
+        return
+    markers = elision_markers(before, after, display)
+    if markers:
+        number, line = markers[0]
+        raise ToolError(
+            f"{display} was not written: line {number} of your content ({line[:80]}) stands for code "
+            "you left out, and write_file replaces the whole file, so that code would be lost. Send "
+            f"the complete content of {display} (every line, changed or not), or change only part "
+            "of it with edit_file."
+        )
+    if check_definitions:
+        dropped = dropped_definitions(before, after, display)
+        if dropped:
+            names = ", ".join(dropped[:8]) + (f" and {len(dropped) - 8} more" if len(dropped) > 8 else "")
+            raise ToolError(
+                f"{display} was not written: your content leaves out {names}, which the file "
+                "defines now, and write_file replaces the whole file, so they would be lost. Send "
+                f"the complete content of {display} with every function and class kept. To delete "
+                "one on purpose, use edit_file."
+            )

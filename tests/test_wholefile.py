@@ -1,0 +1,180 @@
+"""Whole-file writes: what the small profile asks for (``write_file`` with the complete content of
+a small file) and the guards that keep such a write from losing code the model did not mean to
+remove (tools/wholefile.py). Each guard is tested on and off, with negative cases."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from conftest import Step, tool
+
+from llm_coding_agent import CodingAgent, CodingTools
+from llm_coding_agent.agent.profiles import PROFILES
+from llm_coding_agent.agent.prompts import system_prompt
+from llm_coding_agent.tools.wholefile import dropped_definitions, elision_markers
+
+ACCOUNTS = '''class Account:
+    def __init__(self, balance=0):
+        self.balance = balance
+
+    def deposit(self, amount):
+        self.balance += amount
+
+    def withdraw(self, amount):
+        self.balance -= amount
+
+
+def total(accounts):
+    return sum(a.balance for a in accounts)
+'''
+
+
+def small_tools(project) -> CodingTools:
+    return CodingTools(str(project), sandbox="off", **PROFILES["small"].toolbox_options())
+
+
+def default_tools(project) -> CodingTools:
+    return CodingTools(str(project), sandbox="off")
+
+
+@pytest.fixture
+def accounts(project) -> Path:
+    path = project / "accounts.py"
+    path.write_text(ACCOUNTS)
+    return path
+
+
+# -- elision markers: refused in every profile -------------------------------------------------------
+
+LAZY = [
+    "class Account:\n    # ... rest of the code unchanged\n\n    def withdraw(self, amount):\n        pass\n",
+    "class Account:\n    # ...\n    def withdraw(self, amount):\n        pass\n",
+    "# rest of the file remains the same\ndef total(accounts):\n    return 0\n",
+    "class Account:\n    # … existing methods …\n    pass\n",
+]
+
+
+@pytest.mark.parametrize("content", LAZY)
+@pytest.mark.parametrize("tools", [small_tools, default_tools])
+def test_a_write_with_an_elision_marker_is_refused_and_the_file_kept(accounts, project, tools, content):
+    out = tools(project).write_file("accounts.py", content)
+    assert out.startswith("Error: accounts.py was not written: line "), out
+    assert "stands for code you left out" in out and "complete content of accounts.py" in out
+    assert accounts.read_text() == ACCOUNTS
+
+
+@pytest.mark.parametrize("name, content", [
+    ("app.js", "function a() {}\n// ...existing code...\n"),
+    ("style.css", "body { margin: 0 }\n/* ... */\n"),
+    ("page.html", "<p>hi</p>\n<!-- ... rest of the page ... -->\n"),
+    ("notes.md", "# Notes\n\n…\n"),
+])
+def test_markers_in_other_languages(project, name, content):
+    (project / name).write_text("original line one\noriginal line two\n")
+    out = default_tools(project).write_file(name, content)
+    assert out.startswith(f"Error: {name} was not written"), out
+    assert (project / name).read_text() == "original line one\noriginal line two\n"
+
+
+@pytest.mark.parametrize("content", [
+    "x = 1\n# ... then compute the total\ny = x + 1\n",  # an ellipsis in a real comment
+    "class P:\n    def f(self): ...\n    ...\n",  # Python's ellipsis statement
+    "# keep the output format unchanged for old scripts\nx = 1\n",  # "unchanged" in a real comment
+    "# the rest of this module is generated\nx = 1\n",  # not an elision of the file being written
+])
+def test_ordinary_comments_and_python_ellipsis_are_not_markers(project, content):
+    (project / "mod.py").write_text("x = 0\n")
+    assert default_tools(project).write_file("mod.py", content).startswith("Overwrote mod.py")
+    assert (project / "mod.py").read_text() == content
+
+
+def test_a_marker_the_file_already_had_or_a_new_file_is_not_refused(project):
+    (project / "a.py").write_text("x = 1\n# ... rest of the code\n")
+    assert default_tools(project).write_file("a.py", "x = 2\n# ... rest of the code\n").startswith("Overwrote")
+    assert default_tools(project).write_file("b.py", "# ... rest of the code\n").startswith("Created b.py")
+    assert elision_markers("a\n", "a\n    # ... rest unchanged\n", "x.py") == [(2, "# ... rest unchanged")]
+
+
+# -- dropped definitions: refused under prefer_whole_file (the small profile) ------------------------
+
+ONLY_WITHDRAW = '''class Account:
+    def withdraw(self, amount):
+        if amount > self.balance:
+            raise ValueError("overdrawn")
+        self.balance -= amount
+'''
+
+
+def test_a_write_that_leaves_out_functions_is_refused_for_small_models(accounts, project):
+    out = small_tools(project).write_file("accounts.py", ONLY_WITHDRAW)
+    assert out.startswith("Error: accounts.py was not written: your content leaves out "
+                          "Account.__init__, Account.deposit, total, which the file defines now"), out
+    assert "To delete one on purpose, use edit_file." in out
+    assert accounts.read_text() == ACCOUNTS
+
+
+def test_the_default_profile_writes_what_it_is_sent_as_before(accounts, project):
+    out = default_tools(project).write_file("accounts.py", ONLY_WITHDRAW)
+    assert out.startswith("Overwrote accounts.py")
+    assert accounts.read_text() == ONLY_WITHDRAW
+
+
+def test_a_complete_rewrite_a_rename_and_an_added_function_are_written(accounts, project):
+    tools = small_tools(project)
+    complete = ACCOUNTS.replace("        self.balance -= amount",
+                                "        if amount > self.balance:\n            raise ValueError\n        self.balance -= amount")
+    assert tools.write_file("accounts.py", complete).startswith("Overwrote accounts.py")
+    renamed = complete.replace("def total(", "def total_balance(")
+    assert tools.write_file("accounts.py", renamed).startswith("Overwrote accounts.py")
+    assert tools.write_file("accounts.py", renamed + "\n\ndef count(a):\n    return len(a)\n").startswith("Overwrote")
+    assert "def count(a)" in accounts.read_text()
+
+
+def test_dropped_definitions_only_for_python_that_parses():
+    assert dropped_definitions(ACCOUNTS, ONLY_WITHDRAW, "notes.txt") == []
+    assert dropped_definitions(ACCOUNTS, "def (:\n", "a.py") == []  # the syntax check answers that
+    assert dropped_definitions(ACCOUNTS, ACCOUNTS.replace("def total", "def grand_total"), "a.py") == []
+
+
+def test_the_approval_preview_refuses_a_lossy_write_before_asking(model, accounts, project):
+    asked = []
+    model.script(Step(tool_calls=[tool("write_file", path="accounts.py", content=ONLY_WITHDRAW)]), "Done.")
+    agent = CodingAgent(model="scripted", root=str(project), approve=lambda t, c: asked.append(c) or True,
+                        undo=False, sandbox="off", profile="small")
+    result = agent.run("make withdraw refuse overdrafts")
+    assert asked == []
+    assert "leaves out Account.__init__" in result.tool_calls[0][1].output
+    assert accounts.read_text() == ACCOUNTS
+
+
+# -- line numbers copied into a whole file -----------------------------------------------------------
+
+def test_read_file_numbers_copied_into_a_whole_file_are_removed_for_small_models(accounts, project):
+    numbered = "".join(f"{n:>6}\t{line}\n" for n, line in enumerate(ACCOUNTS.splitlines(), 1))
+    numbered = numbered.replace("self.balance -= amount", "self.balance -= abs(amount)")
+    out = small_tools(project).write_file("accounts.py", numbered)
+    assert out.startswith("Overwrote accounts.py (") and "the read_file line numbers you copied were removed" in out, out
+    assert accounts.read_text() == ACCOUNTS.replace("self.balance -= amount", "self.balance -= abs(amount)")
+
+
+def test_numbers_stay_when_not_every_line_has_them_or_in_the_default_profile(project):
+    mixed = "     1\tx = 1\ny = 2\n"
+    assert small_tools(project).write_file("data.txt", mixed).startswith("Created data.txt")
+    assert (project / "data.txt").read_text() == mixed
+    numbered = "     1\tx = 1\n     2\ty = 2\n"
+    default_tools(project).write_file("data2.txt", numbered)
+    assert (project / "data2.txt").read_text() == numbered
+
+
+# -- the prompt ---------------------------------------------------------------------------------------
+
+def test_the_small_prompt_asks_for_whole_files_and_the_default_prompt_does_not(model, project):
+    assert "write_file with its complete new" in system_prompt(project, compact=True, whole_file=True)
+    assert "write_file with its complete new" not in system_prompt(project, compact=True)
+    assert "write_file with its complete new" not in system_prompt(project)
+    model.script("ok", "ok")
+    CodingAgent(model="scripted", root=str(project), undo=False, sandbox="off", profile="small").run("hi")
+    CodingAgent(model="scripted", root=str(project), undo=False, sandbox="off", profile="default").run("hi")
+    small, default = (p.system for p in model.prompts)
+    assert "write_file with its complete new" in small and "write_file with its complete new" not in default
