@@ -14,7 +14,7 @@ from conftest import Step, tool
 from llm.cli import cli
 
 from llm_coding_agent import CodingAgent, CodingTools
-from llm_coding_agent.agent.profiles import PROFILES
+from llm_coding_agent.agent.profiles import CHANGED_STEP_HINT, CHECK_STEP_HINT, PROFILES, next_step_hint
 from llm_coding_agent.agent.textcalls import parse_text_tool_calls
 from llm_coding_agent.agent.verify import (
     TESTS_FAIL_PROMPT,
@@ -27,6 +27,7 @@ from llm_coding_agent.agent.verify import (
 
 SMALL_FIELDS = [
     "lenient_edits", "check_edits", "prefer_whole_file", "repair_call_json", "verify_with_tests", "locate_definitions",
+    "catch_echoed_answers",
 ]
 NUDGE = "For a file this small, you can also call write_file with the complete new content."
 
@@ -229,6 +230,30 @@ def test_other_files_and_the_default_toolbox_are_not_checked(project):
     out = CodingTools(str(project), sandbox="off").edit_file("app.py", "return a - b", "return (a + b")
     assert out.startswith("Edited app.py") and "Check:" not in out
     assert "return (a + b" in (project / "app.py").read_text()
+
+
+def test_a_rename_in_one_file_says_where_the_old_name_is_still_used(project):
+    (project / "shop").mkdir()
+    (project / "shop" / "cart.py").write_text("def calc_total(items):\n    return sum(items)\n")
+    (project / "shop" / "report.py").write_text("from shop.cart import calc_total\n\nprint(calc_total([1]))\n")
+    (project / "notes.txt").write_text("calc_total is documented here\n")  # not Python: not a use
+    out = small_tools(project).edit_file("shop/cart.py", "calc_total", "compute_total")
+    assert out.endswith("Check: compiles, but calc_total is no longer defined in shop/cart.py but is still "
+                        "used at shop/report.py:1, shop/report.py:3. Update those uses too."), out
+    assert next_step_hint([llm.ToolResult(name="CodingTools_edit_file", output=out)]) == CHECK_STEP_HINT
+    # Once the callers are updated too, the check is clean again.
+    small_tools(project).write_file("shop/report.py", "from shop.cart import compute_total\n\nprint(compute_total([1]))\n")
+    out = small_tools(project).edit_file("shop/cart.py", "return sum(items)", "return sum(items, 0)")
+    assert out.endswith("Check: compiles; no undefined names."), out
+
+
+def test_no_stale_use_report_for_private_or_kept_names_or_the_default_toolbox(project):
+    (project / "lib.py").write_text("def _helper():\n    return 1\n\n\ndef api():\n    return _helper()\n")
+    (project / "use.py").write_text("from lib import api, _helper\n")
+    out = small_tools(project).edit_file("lib.py", "def _helper():\n    return 1\n\n\n", "")
+    assert "no longer defined" not in out  # private names are the module's own business
+    out = CodingTools(str(project), sandbox="off").edit_file("lib.py", "def api():", "def api2():")
+    assert "Check:" not in out
 
 
 def test_a_refused_edit_is_not_put_to_the_user(model, project):
@@ -438,3 +463,42 @@ def test_json_final_event_says_whether_the_tests_passed(model, tested):
     assert events[-1]["type"] == "final" and events[-1]["tests_passed"] is True
     ran = [e for e in events if e["type"] == "tool_call" and e["id"] == VERIFY_CALL_ID]
     assert ran and ran[0]["arguments"] == {"command": "python -m pytest -q"}
+
+
+# -- an answer that only repeats the instructions ---------------------------------------------------
+
+ECHO_REQUEST = "Make add() in app.py add instead of subtract, and add a docstring to it."
+
+
+def echo_script(model, *answers):
+    model.script(Step(tool_calls=[tool("edit_file", path="app.py", old_string="a - b", new_string="a + b")]), *answers)
+
+
+def test_an_answer_repeating_the_step_line_is_sent_back_once_with_the_request(model, project):
+    echo_script(model, CHANGED_STEP_HINT,
+                Step(tool_calls=[tool("edit_file", path="app.py", old_string="def add(a, b):\n",
+                                      new_string='def add(a, b):\n    """The sum."""\n')]),
+                "Fixed the operator and added a docstring.")
+    result = agent(project, profile="small").run(ECHO_REQUEST)
+    sent = model.prompts[2].prompt
+    assert sent.startswith("[Note from the system: your reply repeated the instructions") and ECHO_REQUEST in sent
+    assert result.text == "Fixed the operator and added a docstring."
+    assert (project / "app.py").read_text() == 'def add(a, b):\n    """The sum."""\n    return a + b\n'
+
+
+def test_the_request_repeated_counts_too_but_only_once_per_run(model, project):
+    echo = "Make add() in app.py add instead of subtract, and add a docstring to it. " + CHANGED_STEP_HINT
+    echo_script(model, echo, echo)
+    result = agent(project, profile="small").run(ECHO_REQUEST)
+    assert len(model.prompts) == 3 and result.text == echo and result.stop_reason == "done"
+
+
+@pytest.mark.parametrize("profile, answer", [
+    ("small", "I made add() in app.py add instead of subtract; the docstring is still missing."),
+    ("small", "Done."),
+    ("default", CHANGED_STEP_HINT),
+])
+def test_own_words_or_the_default_profile_end_the_run(model, project, profile, answer):
+    echo_script(model, answer)
+    result = agent(project, profile=profile).run(ECHO_REQUEST)
+    assert len(model.prompts) == 2 and result.text == answer

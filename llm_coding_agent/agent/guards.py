@@ -11,7 +11,10 @@ from ..safety.approval import call_signature
 from ..tools import FILE_CHANGING_TOOLS, short_tool_name
 from .results import AgentResult
 
-__all__ = ["RepeatTracker", "REPEAT_WARN", "REPEAT_STOP", "UNAPPLIED_CODE_NUDGE", "changed_a_file", "shows_unapplied_code"]
+__all__ = [
+    "RepeatTracker", "REPEAT_WARN", "REPEAT_STOP", "UNAPPLIED_CODE_NUDGE", "ECHO_NUDGE", "changed_a_file",
+    "shows_unapplied_code", "echoes_instructions",
+]
 
 #: Identical calls in one run, with nothing changed in between, before the model is told to
 #: change approach...
@@ -27,6 +30,18 @@ UNAPPLIED_CODE_NUDGE = (
     "tools (read_file, then edit_file or write_file) and verify it; if no change is needed, "
     "say so in one sentence.]"
 )
+#: Sent once when a small model's final answer only repeats the request and the agent's own
+#: lines (the 1.5B model answered "The change was written. Read the request again: ..." after a
+#: first partial edit, and the run ended there). ``{request}``: the user's request.
+ECHO_NUDGE = (
+    "[Note from the system: your reply repeated the instructions instead of answering. The "
+    "request was: \"{request}\". Compare the files you changed with every part of it. If a part "
+    "is not done yet, make the tool call for it now. If everything is done, say in your own words, "
+    "in one or two sentences, what you changed.]"
+)
+#: Share of an answer's word 4-grams found in the instructions from which it is an echo.
+_ECHO_SHARE = 0.75
+_WORD = re.compile(r"[\w'-]+")
 #: A fenced code block of at least two lines.
 _CODE_BLOCK = re.compile(r"```[^\n`]*\n(?:[^\n]*\n){2,}?\s*```")
 
@@ -87,3 +102,21 @@ class RepeatTracker:
             "nothing changed in between. Repeating it will not help: act on what it shows "
             "(change the code), try something else, or give your final answer.]"
         )
+
+
+def _four_grams(text: str) -> list[tuple[str, ...]]:
+    words = _WORD.findall(text.lower())
+    return [tuple(words[i:i + 4]) for i in range(len(words) - 3)]
+
+
+def echoes_instructions(answer: str, instructions: list[str]) -> bool:
+    """The answer is (nearly) nothing but the ``instructions`` repeated: at least three quarters of
+    its word 4-grams occur in them. A real summary shares words with the request, not whole runs
+    of them; an answer of fewer than 4 words is never an echo."""
+    grams = _four_grams(answer)
+    if not grams:
+        return False
+    known = set()
+    for text in instructions:
+        known.update(_four_grams(text))
+    return sum(g in known for g in grams) / len(grams) >= _ECHO_SHARE

@@ -34,12 +34,12 @@ from .calls import ToolCalls, wrap_tools
 from .context import ContextBudget, tools_overhead, truncate_results, window_for
 from .history import HistoryAndUndo
 from .hooked import Hooked
-from .guards import UNAPPLIED_CODE_NUDGE, RepeatTracker, shows_unapplied_code
+from .guards import ECHO_NUDGE, UNAPPLIED_CODE_NUDGE, RepeatTracker, echoes_instructions, shows_unapplied_code
 from .logstore import conversation_root, db_path, log_response, logged_root
 from .mcp_servers import McpTools
 from .mentions import attach_mentioned_files, defining_paths, mentioned_paths
 from .planning import PlanApprover, Planning
-from .profiles import described_tools, next_step_hint, profile_for
+from .profiles import STEP_HINTS, described_tools, next_step_hint, profile_for
 from .prompts import system_prompt
 from .responses import (
     checked_options, close_interrupted, close_response, describe_model_error, get_model, stream_tool_calls,
@@ -78,6 +78,7 @@ class RunState:
     rounds: int = 0
     repeats: RepeatTracker = field(default_factory=RepeatTracker)
     nudged: bool = False
+    echo_nudged: bool = False
     request: str = ""
     tests_checked: bool = False
     plan_nudged: bool = False
@@ -384,6 +385,11 @@ class CodingAgent(
             run.nudged = True
             self._notice("the answer shows code but no file was changed; asking the model to apply it")
             return self.send(UNAPPLIED_CODE_NUDGE)
+        if self.profile.catch_echoed_answers and not run.echo_nudged and run.request and echoes_instructions(
+                result.text, [run.request, *STEP_HINTS]):
+            run.echo_nudged = True
+            self._notice("the answer only repeated the instructions; asking the model again")
+            return self.send(ECHO_NUDGE.format(request=run.request.strip()))
         nudge = self.plan_nudge(result, run)  # plan mode: asked once for the plan not presented
         if nudge:
             return self.send(nudge)

@@ -64,6 +64,11 @@ class ModelProfile:
     change, the agent runs them once itself (through the same approval and sandbox) and, if they
     fail, sends the failure back for the model to fix."""
 
+    catch_echoed_answers: bool = False
+    """A final answer that only repeats the request and the agent's step lines is sent back once
+    with the request quoted (agent/guards.py ``echoes_instructions``): the 1.5B model ended runs
+    with half the change made and the step line repeated as its "answer"."""
+
     locate_definitions: bool = False
     """A request that names no file but names a function or class (``top_words crashes``) gets the
     files defining it attached, found by one search (the localisation step of Agentless, done by
@@ -105,6 +110,7 @@ PROFILES = {
         repair_call_json=True,
         verify_with_tests=True,
         locate_definitions=True,
+        catch_echoed_answers=True,
         offers_delegate=False,
         offers_create_tool=False,
     ),

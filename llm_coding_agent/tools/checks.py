@@ -14,7 +14,7 @@ import warnings
 
 from ..errors import ToolError
 
-__all__ = ["is_python", "syntax_error", "refuse_broken_python", "python_check_line"]
+__all__ = ["is_python", "syntax_error", "refuse_broken_python", "python_check_line", "definitions", "removed_top_level_names"]
 
 #: Texts larger than this are not checked (a generated file; the check would cost more than it tells).
 MAX_CHECKED_CHARS = 1_000_000
@@ -117,3 +117,32 @@ def python_check_line(display: str, before: str | None, after: str) -> str:
     listed = "; ".join(f"line {line}: {text}" for line, text in new[:_MAX_PROBLEMS])
     more = f" (and {len(new) - _MAX_PROBLEMS} more)" if len(new) > _MAX_PROBLEMS else ""
     return f"Check: compiles, but {listed}{more}. Fix these unless they are intended."
+
+
+def definitions(text: str, display: str) -> list[str] | None:
+    """Names of a module's functions and classes and of the classes' methods (``Cls.name``), in
+    order; None when the text does not parse."""
+    try:
+        tree = ast.parse(text, display)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return None
+    names = []
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names.append(node.name)
+            if isinstance(node, ast.ClassDef):
+                names.extend(f"{node.name}.{item.name}" for item in node.body
+                             if isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef)))
+    return names
+
+
+def removed_top_level_names(before: str, after: str, display: str) -> list[str]:
+    """The module-level functions and classes of ``before`` that ``after`` no longer defines
+    (renamed or deleted): other files may still use them."""
+    if not is_python(display) or max(len(before), len(after)) > MAX_CHECKED_CHARS:
+        return []
+    old, new = definitions(before, display), definitions(after, display)
+    if old is None or new is None:
+        return []
+    kept = set(new)
+    return [name for name in old if "." not in name and name not in kept and not name.startswith("_")]

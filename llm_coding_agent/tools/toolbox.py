@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import json
 import os
+import re
 import stat
 from pathlib import Path
 from typing import Callable
@@ -314,9 +315,37 @@ class CodingTools(llm.Toolbox):
 
     def _check_line(self, display: str, before: str | None, after: str) -> str:
         """Under ``check_edits``, the line reporting on a changed Python file ("" otherwise),
-        starting on a new line."""
-        line = checks.python_check_line(display, before, after) if self.check_edits else ""
+        starting on a new line: whether it compiles, names it leaves undefined, and functions or
+        classes it renamed or removed that other files still use (a rename done in one file of
+        several is the usual half-done change)."""
+        if not self.check_edits:
+            return ""
+        line = checks.python_check_line(display, before, after)
+        stale = self._still_used_elsewhere(display, before, after)
+        if stale and line.startswith("Check: compiles, but "):
+            line = line.removesuffix(" Fix these unless they are intended.") + f"; {stale}. Fix these unless they are intended."
+        elif stale and line.startswith("Check: compiles"):
+            line = f"Check: compiles, but {stale}. Update those uses too."
         return "\n" + line if line else ""
+
+    def _still_used_elsewhere(self, display: str, before: str | None, after: str) -> str:
+        """"NAME is no longer defined in FILE but still used at a.py:3, b.py:7" for the module-level
+        names the change removed that other Python files of the project mention ("" if none)."""
+        if before is None:
+            return ""
+        found = []
+        for name in checks.removed_top_level_names(before, after, display)[:3]:
+            try:
+                hits = search.search_files(self._root, self._root, rf"\b{name}\b", "*.py", 20)
+            except ToolError:
+                continue
+            places = [m.group(1) for m in re.finditer(r"^(.+?:\d+):", hits, re.MULTILINE)
+                      if not m.group(1).startswith(display + ":")]
+            if places:
+                more = f" and {len(places) - 5} more" if len(places) > 5 else ""
+                found.append(f"{name} is no longer defined in {display} but is still used at "
+                             f"{', '.join(places[:5])}{more}")
+        return "; ".join(found)
 
     def _compute_plan(self, name: str, arguments: dict) -> tuple[str, str | None]:
         try:

@@ -14,11 +14,10 @@ proposed content of an existing file, before anything is written:
 
 from __future__ import annotations
 
-import ast
 import re
 
 from ..errors import ToolError
-from .checks import MAX_CHECKED_CHARS, is_python
+from .checks import MAX_CHECKED_CHARS, definitions, is_python
 
 __all__ = ["elision_markers", "dropped_definitions", "refuse_lossy_write"]
 
@@ -58,29 +57,12 @@ def elision_markers(before: str, after: str, display: str) -> list[tuple[int, st
     return found
 
 
-def _definitions(text: str, display: str) -> list[str] | None:
-    """Names of the module's functions and classes and of the classes' methods (``Cls.name``);
-    None when the text does not parse."""
-    try:
-        tree = ast.parse(text, display)
-    except (SyntaxError, ValueError, RecursionError, MemoryError):
-        return None
-    names = []
-    for node in tree.body:
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-            names.append(node.name)
-            if isinstance(node, ast.ClassDef):
-                names.extend(f"{node.name}.{item.name}" for item in node.body
-                             if isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef)))
-    return names
-
-
 def dropped_definitions(before: str, after: str, display: str) -> list[str]:
     """The functions, classes and methods of a Python file that ``after`` leaves out, when it has
     fewer of them than ``before`` (a rename keeps the count and is not a drop)."""
     if not is_python(display) or max(len(before), len(after)) > MAX_CHECKED_CHARS:
         return []
-    old, new = _definitions(before, display), _definitions(after, display)
+    old, new = definitions(before, display), definitions(after, display)
     if old is None or new is None or len(new) >= len(old):
         return []
     kept = set(new)
