@@ -7,7 +7,11 @@ What lives here:
 - ``todo.py``: the todo list and its ``update_todos`` tool (not a method of ``CodingTools``: it
   changes nothing on disk, and only the agent offers it).
 - ``paths.py``: confinement of every path to the project root.
-- ``files.py``: reading, atomic writing, edit matching and diffs.
+- ``files.py``: reading, atomic writing, edit matching and diffs; ``editmatch.py``: the lenient
+  matching small models need (copied line numbers, whitespace, indentation).
+- ``checks.py``: the syntax and pyflakes check of a ``.py`` change, and names it removed that
+  other files still use; ``wholefile.py``: ``write_file`` content that would lose code (elision
+  markers, dropped functions and classes).
 - ``search*.py``: ``search_files`` and ``list_files`` (ripgrep, with a pure-Python fallback that
   gives the same output).
 - ``shell.py``: running a command with a timeout, bounded output and process-tree kill.
