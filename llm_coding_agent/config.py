@@ -169,7 +169,8 @@ class AgentConfig:
     one-sentence tool descriptions and a next-step line with each batch of tool results, forgiving
     edit matching, a syntax check on Python edits, repair of broken text-form calls and one test
     run when the model ends without testing its change; ``auto`` picks it for the built-in model
-    and ids naming 4B parameters or less, ``default`` otherwise."""
+    and ids naming 4B parameters or less, ``default`` otherwise. The Python API also takes a
+    ``ModelProfile`` of one's own (one field per behaviour)."""
 
     reviewer: str | None = _option(
         flags=("--reviewer",), help="A second model reviews each file change before you see it",

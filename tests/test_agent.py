@@ -346,6 +346,18 @@ def test_identical_successful_calls_are_noticed_then_stopped(model, project):
     assert len(outputs) == 4
 
 
+def test_identical_calls_within_one_answer_stop_at_the_same_count(model, project):
+    run = tool("execute_command", command="echo same >> ran.txt; echo same")
+    model.script(Step(tool_calls=[run] * 23), "never reached")
+    agent = make_agent(model, project, chain_limit=20, approve=True)
+    result = agent.run("loop")
+    outputs = [r.output for _, r in result.tool_calls]
+    assert len(outputs) == 23  # every call is answered: the history stays consistent...
+    assert (project / "ran.txt").read_text().count("same") == 4  # ...but only four ran
+    assert all(o.startswith("Cancelled: not run: the same call was repeated") for o in outputs[4:])
+    assert result.stop_reason == "repeated_calls"
+
+
 def test_rerunning_after_an_edit_is_progress_not_a_loop(model, project):
     (project / "n.txt").write_text("0\n")
     check = tool("execute_command", command="echo check")

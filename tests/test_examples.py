@@ -3,11 +3,14 @@ of ``call -> expected`` pairs, and the run that sends a failing example back to 
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 from conftest import Step, tool
 
 from llm_coding_agent import CodingAgent
 from llm_coding_agent.agent.examples import EXAMPLES_FAIL_PROMPT, request_examples
+from llm_coding_agent.agent.profiles import PROFILES
 
 
 def pairs(text):
@@ -54,7 +57,8 @@ REQUEST = "paginate() skips the first page: paginate(list(range(10)), 1, 3) shou
 
 
 def agent(root, **kwargs):
-    kwargs.setdefault("profile", "small")
+    # The small profile with edit_file offered: the scripted fixes below are edits.
+    kwargs.setdefault("profile", dataclasses.replace(PROFILES["small"], offers_edit_file=True))
     return CodingAgent(model="scripted", root=str(root), approve=True, undo=False, sandbox="off", **kwargs)
 
 

@@ -37,7 +37,14 @@ def small_tools(project, **overrides) -> CodingTools:
     return CodingTools(str(project), sandbox="off", **options)
 
 
+#: The small profile with edit_file offered: what its edit behaviours do when a model has the tool
+#: (a profile of one's own, or a model that writes edit_file calls as text).
+SMALL_WITH_EDITS = dataclasses.replace(PROFILES["small"], offers_edit_file=True)
+
+
 def agent(project, **kwargs) -> CodingAgent:
+    if kwargs.get("profile") == "small":
+        kwargs["profile"] = SMALL_WITH_EDITS
     kwargs.setdefault("approve", True)
     kwargs.setdefault("undo", False)
     kwargs.setdefault("sandbox", "off")
@@ -454,7 +461,9 @@ def test_the_last_test_run_decides(project):
 
 
 def test_json_final_event_says_whether_the_tests_passed(model, tested):
-    model.script(Step(tool_calls=[FIX]), "Fixed.")
+    # The CLI's small profile has no edit_file: the fix is a whole-file write.
+    model.script(Step(tool_calls=[tool("write_file", path="app.py", content="def add(a, b):\n    return a + b\n")]),
+                 "Fixed.")
     args = ["code", "-m", "scripted", "-d", str(tested), "--sandbox", "off", "--profile", "small",
             "-p", "fix add", "--yolo", "--json"]
     result = CliRunner().invoke(cli, args, catch_exceptions=False)

@@ -110,8 +110,17 @@ def test_a_write_that_leaves_out_functions_is_refused_for_small_models(accounts,
     out = small_tools(project).write_file("accounts.py", ONLY_WITHDRAW)
     assert out.startswith("Error: accounts.py was not written: your content leaves out "
                           "Account.__init__, Account.deposit, total, which the file defines now"), out
-    assert "To delete one on purpose, use edit_file." in out
+    assert "If you do mean to delete them, send this same write_file call again." in out
     assert accounts.read_text() == ACCOUNTS
+
+
+def test_the_same_write_sent_again_confirms_the_deletion(accounts, project):
+    tools = small_tools(project)
+    assert tools.write_file("accounts.py", ONLY_WITHDRAW).startswith("Error:")
+    other = ONLY_WITHDRAW.replace("overdrawn", "too much")
+    assert tools.write_file("accounts.py", other).startswith("Error:")  # different content: asked again
+    assert tools.write_file("accounts.py", ONLY_WITHDRAW).startswith("Overwrote accounts.py")
+    assert accounts.read_text() == ONLY_WITHDRAW
 
 
 def test_the_default_profile_writes_what_it_is_sent_as_before(accounts, project):
@@ -158,6 +167,14 @@ def test_read_file_numbers_copied_into_a_whole_file_are_removed_for_small_models
     assert accounts.read_text() == ACCOUNTS.replace("self.balance -= amount", "self.balance -= abs(amount)")
 
 
+def test_an_attached_file_copied_whole_loses_its_wrapper_and_numbers(accounts, project):
+    changed = ACCOUNTS.replace("+= amount", "+= abs(amount)")
+    body = "".join(f"{n:>6}\t{line}\n" for n, line in enumerate(changed.splitlines(), 1))
+    out = small_tools(project).write_file("accounts.py", f'<file path="accounts.py">\n{body}</file>')
+    assert "the read_file line numbers you copied were removed" in out, out
+    assert accounts.read_text() == changed
+
+
 def test_numbers_stay_when_not_every_line_has_them_or_in_the_default_profile(project):
     mixed = "     1\tx = 1\ny = 2\n"
     assert small_tools(project).write_file("data.txt", mixed).startswith("Created data.txt")
@@ -169,12 +186,53 @@ def test_numbers_stay_when_not_every_line_has_them_or_in_the_default_profile(pro
 
 # -- the prompt ---------------------------------------------------------------------------------------
 
-def test_the_small_prompt_asks_for_whole_files_and_the_default_prompt_does_not(model, project):
-    assert "write_file with its complete new" in system_prompt(project, compact=True, whole_file=True)
-    assert "write_file with its complete new" not in system_prompt(project, compact=True)
-    assert "write_file with its complete new" not in system_prompt(project)
+RULE = "write_file with the file's complete new content"
+
+
+def names(prompt) -> list[str]:
+    return [t.name.removeprefix("CodingTools_") for t in prompt.tools]
+
+
+def test_small_models_change_files_with_whole_writes_only(model, project):
+    assert RULE in system_prompt(project, compact=True, whole_file=True)
+    assert RULE not in system_prompt(project, compact=True) and RULE not in system_prompt(project)
     model.script("ok", "ok")
     CodingAgent(model="scripted", root=str(project), undo=False, sandbox="off", profile="small").run("hi")
     CodingAgent(model="scripted", root=str(project), undo=False, sandbox="off", profile="default").run("hi")
-    small, default = (p.system for p in model.prompts)
-    assert "write_file with its complete new" in small and "write_file with its complete new" not in default
+    small, default = model.prompts
+    assert RULE in small.system and "edit_file" not in small.system and "edit_file" not in names(small)
+    assert RULE not in default.system and {"read_file", "write_file", "edit_file"} <= set(names(default))
+
+
+def test_a_model_switch_offers_or_withholds_edit_file_and_disabled_stays_disabled(model, project):
+    agent = CodingAgent(model="scripted", root=str(project), undo=False, sandbox="off", profile="small")
+    assert "edit_file" not in names(agent)
+    agent.config.profile = "default"
+    agent.set_model("scripted")
+    assert "edit_file" in names(agent) and len(names(agent)) == len(set(names(agent)))
+    assert agent.conversation.tools is agent.tools
+    agent.config.profile = "small"
+    agent.set_model("scripted")
+    assert "edit_file" not in names(agent)
+    withheld = CodingAgent(model="scripted", root=str(project), undo=False, sandbox="off", disabled_tools=["edit_file"])
+    withheld.set_model("scripted")
+    assert "edit_file" not in names(withheld)
+
+
+def test_an_edit_file_call_without_the_tool_is_an_error_naming_the_tools(model, project):
+    model.script(Step(tool_calls=[tool("edit_file", path="app.py", old_string="a - b", new_string="a + b")]), "Ok.")
+    result = CodingAgent(model="scripted", root=str(project), approve=True, undo=False, sandbox="off",
+                         profile="small").run("fix add")
+    out = result.tool_calls[0][1].output
+    assert out.startswith("Error:") and "write_file" in out, out
+    assert (project / "app.py").read_text() == "def add(a, b):\n    return a - b\n"
+
+
+def test_content_cut_short_at_an_unescaped_quote_says_how_to_escape(project):
+    # What the grammar-constrained JSON did to `print(f'{counts["words"]}')`: the string ended at ".
+    out = small_tools(project).write_file("wc.py", "import sys\n\n\ndef main():\n    print(f'{counts[")
+    assert out.startswith("Error: the write would leave wc.py with a SyntaxError"), out
+    assert "a double quote (\") in the code probably ended the content string early" in out
+    assert not (project / "wc.py").exists()
+    other = small_tools(project).write_file("wc.py", 'def f(:\n    return "x"\n')
+    assert "double quote" not in other and "Fix the mistake" in other

@@ -122,6 +122,13 @@ class ToolCalls:
         rest pending; Ctrl-C answers the rest as interrupted so the history stays consistent."""
         results: list[llm.ToolResult] = []
         for index, call in enumerate(calls):
+            if repeats is not None and repeats.stop_reason:
+                # The batch itself repeats a call (the 1.5B model once sent 23 identical calls in
+                # one answer): the rest is answered, not run; the run stops after this round.
+                skipped = self._cancelled(call, "not run: the same call was repeated; the run is stopping")
+                results.append(skipped)
+                result.tool_calls.append((call, skipped))
+                continue
             try:
                 tool_result = self.execute_call(call, preapproved)
             except llm.PauseChain:
@@ -283,6 +290,22 @@ class ToolCalls:
             )
             self.coding_tools._allow_unsandboxed(allowed)
             return allowed
+
+    def offer_edit_file(self) -> None:
+        """Offer ``edit_file`` or withhold it, as the profile says (``offers_edit_file``; small
+        models change files with whole-file writes) and ``disabled_tools`` allows; again after a
+        model switch changed the profile."""
+        tool = getattr(self, "_edit_file_tool", None)
+        if tool is None:
+            return
+        disabled = {short_tool_name(n) for n in self.config.disabled_tools}  # type: ignore[attr-defined]
+        wanted = self.profile.offers_edit_file and "edit_file" not in disabled  # type: ignore[attr-defined]
+        names = [short_tool_name(t.name) for t in self.tools]  # type: ignore[attr-defined]
+        if wanted and "edit_file" not in names:
+            at = names.index("write_file") + 1 if "write_file" in names else len(names)
+            self.tools.insert(at, tool)  # type: ignore[attr-defined]
+        elif not wanted and "edit_file" in names:
+            del self.tools[names.index("edit_file")]  # type: ignore[attr-defined]
 
     def _tool(self, name: str) -> llm.Tool | None:
         return next((t for t in self.tools if t.name == name), None)

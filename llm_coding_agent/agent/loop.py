@@ -184,7 +184,9 @@ class CodingAgent(
             )
         self._init_skills(skills)  # before the tools: activate_skill is one (agent/skills.py)
         self._init_planning(plan_approver, on_todos)
+        self._edit_file_tool = next((t for t in coding if short_tool_name(t.name) == "edit_file"), None)
         self.tools: list[llm.Tool] = [t for t in coding if short_tool_name(t.name) not in disabled]
+        self.offer_edit_file()  # the profile may withhold it (small models write whole files)
         extra = wrap_tools(tools) + self._start_mcp(c)  # MCP servers: agent/mcp_servers.py; close() stops them
         self.tools = described_tools(self.tools + extra + [self.todos.tool()] + self.skill_tools(), self.profile)
         self._init_delegation(on_subagent, extra)  # the delegate tool (agent/subagents.py)
@@ -268,6 +270,7 @@ class CodingAgent(
         """Switch models; the conversation history is kept."""
         self.model = get_model(model)
         self.profile = profile_for(self.model.model_id, self.config.profile)
+        self.offer_edit_file()
         self.tools[:] = described_tools(self.tools, self.profile)
         vars(self.coding_tools).update(self.profile.toolbox_options())
         self.offer_delegate()
@@ -305,7 +308,7 @@ class CodingAgent(
         system = None
         if first:
             system = system_prompt(self.root, self.config.system, compact=self.profile.compact_prompt,
-                                   whole_file=self.profile.prefer_whole_file) + self.skills_prompt()
+                                   whole_file=not self.profile.offers_edit_file) + self.skills_prompt()
         return self._drive(self.send(prompt, system=system, tool_results=results), result, request)
 
     def resume(self, approve: bool | Iterable[str] | None = True, reasons: dict[str, str] | None = None) -> AgentResult:

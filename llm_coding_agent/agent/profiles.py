@@ -50,10 +50,10 @@ class ModelProfile:
     names it leaves. SWE-agent measured 15 % → 18 % solved with such a check."""
 
     prefer_whole_file: bool = False
-    """Whole-file rewrites are the format small models get right most often: the compact prompt
-    says to change a file under 100 lines with ``write_file`` and its complete content; when
-    ``edit_file`` finds no match in a small file, its error suggests it; and a ``write_file`` that
-    leaves out functions or classes the file defines is refused (tools/wholefile.py)."""
+    """Whole-file rewrites are the format small models get right most often: when ``edit_file``
+    finds no match in a small file, its error suggests ``write_file`` with the complete content,
+    and a ``write_file`` that leaves out functions or classes the file defines is refused until
+    sent again (tools/wholefile.py)."""
 
     repair_call_json: bool = False
     """Tool calls written as text whose JSON is broken (unescaped quotes, raw newlines in strings)
@@ -73,6 +73,13 @@ class ModelProfile:
     """A request that names no file but names a function or class (``top_words crashes``) gets the
     files defining it attached, found by one search (the localisation step of Agentless, done by
     the harness: small models otherwise edit a guessed file or read the wrong one)."""
+    offers_edit_file: bool = True
+    """``edit_file`` is offered. Off for small models, as Aider gives weak models its "whole"
+    edit format: the 1.5B model kept ``edit_file`` when told to prefer whole files, and its edits
+    were the failures (the first part of a change made and the rest forgotten, an old_string
+    re-sent after it was replaced, a function body replaced by a whole new function). With only
+    ``write_file`` it writes every part of a change at once; tools/wholefile.py keeps such writes
+    from losing code."""
     offers_delegate: bool = True
     """The ``delegate`` tool is offered (a sub-agent with a fresh context; agent/subagents.py).
     Off for small models: one more tool and one more way to lose the thread, and a sub-agent of
@@ -111,6 +118,7 @@ PROFILES = {
         verify_with_tests=True,
         locate_definitions=True,
         catch_echoed_answers=True,
+        offers_edit_file=False,
         offers_delegate=False,
         offers_create_tool=False,
     ),
@@ -125,9 +133,13 @@ _SMALL_IDS = re.compile(
 )
 
 
-def profile_for(model_id: str, setting: str | None = "auto") -> ModelProfile:
-    """The profile for ``model_id``: the one ``setting`` names, or under ``auto`` the one its id
-    suggests (``small`` for the built-in model and ids naming ≤ 4B parameters)."""
+def profile_for(model_id: str, setting: "str | ModelProfile | None" = "auto") -> ModelProfile:
+    """The profile for ``model_id``: the one ``setting`` names (or is: the Python API takes a
+    :class:`ModelProfile` of one's own, e.g. ``dataclasses.replace(PROFILES["small"], ...)``), or
+    under ``auto`` the one its id suggests (``small`` for the built-in model and ids naming ≤ 4B
+    parameters)."""
+    if isinstance(setting, ModelProfile):
+        return setting
     if setting and setting != "auto":
         try:
             return PROFILES[setting]
@@ -139,7 +151,7 @@ def profile_for(model_id: str, setting: str | None = "auto") -> ModelProfile:
 #: One sentence per tool for the ``small`` profile (the argument schemas stay as they are).
 SMALL_TOOL_DESCRIPTIONS = {
     "read_file": "Read a file. Lines come back numbered; the numbers are not part of the file.",
-    "write_file": "Create a file, or replace a whole file, with the complete content.",
+    "write_file": "Create a file, or change a file by sending its complete new content (every line).",
     "edit_file": "Change a file: old_string, copied exactly from the file without the line numbers, "
     "becomes new_string.",
     "list_files": "List the project's files matching a glob such as **/*.py.",
@@ -163,7 +175,7 @@ ERROR_STEP_HINT = (
 #: there made the 1.5B model stop with the broken change, or answer with an invented error.
 CHECK_STEP_HINT = (
     "Your change was written, but the Check line above found a problem in it. Fix it with another "
-    "edit_file call before giving a final answer."
+    "change before giving a final answer."
 )
 #: Sent after a file change that went in cleanly: small models treated the first edit as the end
 #: of a request with several parts ("deposit() and withdraw() must..." done for one of the two).

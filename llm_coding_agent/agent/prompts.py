@@ -7,7 +7,7 @@ import os
 import platform
 from pathlib import Path
 
-__all__ = ["system_prompt", "project_instructions", "INSTRUCTION_FILES", "INSTRUCTIONS_CAP", "WHOLE_FILE_PROMPT_LINES"]
+__all__ = ["system_prompt", "project_instructions", "INSTRUCTION_FILES", "INSTRUCTIONS_CAP"]
 
 #: Files at the project root whose content is passed on as project guidance, in this order.
 INSTRUCTION_FILES = ("AGENTS.md", "CLAUDE.md")
@@ -40,18 +40,16 @@ Use one tool at a time. Paths are relative to the project root.
 - If a tool answers "Error:", fix the call as it says; never repeat the same call.
 - When done, reply in plain text (no JSON, no tool call): what you found or changed."""
 
-#: Lines of a file the small prompt says to rewrite whole (``prefer_whole_file``).
-WHOLE_FILE_PROMPT_LINES = 100
 _EDIT_RULE = """\
 - To change code: read_file first, then edit_file with old_string copied exactly from the file
   (without the line numbers), then run the tests or the program with execute_command."""
-#: ``prefer_whole_file``'s version of the rule: whole-file rewrites are the edit format small
-#: models get right most often (Aider: Qwen2.5-Coder-1.5B 28.6 % first try with whole files), and
-#: a change with several parts is made in one call instead of stopping after the first part.
-_WHOLE_FILE_RULE = f"""\
-- To change code: read_file first. A file under {WHOLE_FILE_PROMPT_LINES} lines: write_file with its complete new
-  content (all lines, no line numbers, every change at once). Longer: edit_file with old_string
-  copied exactly. Then run the tests or the program with execute_command."""
+#: The rule for a model that changes files with whole-file writes (a profile without
+#: ``edit_file``): the edit format small models get right most often (Aider: Qwen2.5-Coder-1.5B
+#: 28.6 % first try with whole files), and a change with several parts is made in one call.
+_WHOLE_FILE_RULE = """\
+- To change code: read_file first, then write_file with the file's complete new content: every
+  line, changed or not, without the line numbers, with all the request's changes at once. Then
+  run the tests or the program with execute_command."""
 
 _GUIDANCE = """
 
@@ -109,8 +107,8 @@ def system_prompt(
     whole_file: bool = False,
 ) -> str:
     """The system prompt for a new conversation in ``root``, with ``extra`` user instructions
-    (``compact``: the short version for small models; ``whole_file``: it says to rewrite small
-    files whole)."""
+    (``compact``: the short version for small models; ``whole_file``: files are changed with
+    whole-file writes, there is no edit_file)."""
     text = (_SMALL_BASE if compact else _BASE).format(
         root=root,
         platform=f"{platform.system()} {platform.machine()}".strip(),

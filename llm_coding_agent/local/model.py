@@ -28,9 +28,10 @@ __all__ = ["LocalModel", "MODEL_ID", "DEFAULT_CONTEXT", "build_messages"]
 MODEL_ID = "code-local"
 #: Tokens of context when ``-o n_ctx`` is not given (what ``serve.sh`` uses).
 DEFAULT_CONTEXT = 16_384
-#: Most tokens one response may generate when ``-o max_tokens`` is not given (a whole small
-#: file fits; a model stuck repeating itself is cut off after a few minutes, not hours).
-DEFAULT_MAX_TOKENS = 4_096
+#: Most tokens one response may generate when ``-o max_tokens`` is not given: a whole file of a
+#: few hundred lines fits, and a model stuck repeating itself is cut off after about three
+#: minutes on 2 cores (4,096 let one runaway answer take a task's whole 300 s).
+DEFAULT_MAX_TOKENS = 2_048
 
 
 def build_messages(prompt: llm.Prompt) -> list[dict[str, Any]]:

@@ -67,12 +67,26 @@ def refuse_broken_python(display: str, before: str | None, after: str, verb: str
     error = syntax_error(after, display)
     if error is None or (before is not None and syntax_error(before, display) is not None):
         return
+    lines = after.rstrip("\n").splitlines()
+    # The error is on the last line, which holds no double quote: the JSON string ended at one.
+    cut_short = (verb == "write" and bool(lines) and error.lineno is not None
+                 and error.lineno >= len(lines) and '"' not in lines[-1])
     raise ToolError(
         f"the {verb} would leave {display} with a {_describe(error)}. The file is unchanged. "
         f"The lines around it in your version:\n{_numbered_around(after, error.lineno)}\n"
-        "Fix the mistake and try again. When several lines must change together, change them in "
-        "one edit_file call (or write the whole file with write_file)."
+        + (_CUT_SHORT if cut_short else
+           "Fix the mistake and try again. When several lines must change together, change them in "
+           "one edit_file call (or write the whole file with write_file).")
     )
+
+
+#: A whole-file write whose content stops in the middle of its last statement: the usual cause
+#: is a double quote in the code that the model did not escape, which ended the JSON string.
+_CUT_SHORT = (
+    "Your content stops in the middle of its last line: a double quote (\") in the code probably "
+    "ended the content string early. Send the complete content again with every double quote in "
+    "the code written as \\\" (or use single quotes in the code)."
+)
 
 
 def _problems(text: str, filename: str) -> list[tuple[int, str, tuple]] | None:

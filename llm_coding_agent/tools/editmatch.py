@@ -76,9 +76,18 @@ def _strip_numbered(lines: list[str], prefix: re.Pattern) -> list[str] | None:
 
 def strip_numbered_content(content: str) -> str | None:
     """A whole file's ``content`` without ``read_file``'s ``number<TAB>`` prefixes, when every
-    non-blank line carries one (a model rewriting a file it saw numbered); None otherwise. Only
-    that unmistakable form counts, and numbers need not count up (the model inserted lines)."""
+    non-blank line carries one (a model rewriting a file it saw numbered), and without the
+    ``<file path="...">`` lines around it when the model copied an attached file whole; None
+    otherwise. Only the unmistakable tab form counts, and numbers need not count up (the model
+    inserted lines)."""
     lines = content.split("\n")
+    # The form files are attached to a request in (agent/mentions.py), copied whole.
+    if lines and re.fullmatch(r'\s*<file path="[^"]*">\s*', lines[0]):
+        lines = lines[1:]
+        while lines and not lines[-1].strip():
+            lines.pop()
+        if lines and lines[-1].strip() == "</file>":
+            lines = lines[:-1] + [""]
     matches = [(line, re.match(r" *\d+\t", line)) for line in lines]
     if not any(m for _, m in matches) or any(line.strip() and not m for line, m in matches):
         return None

@@ -123,8 +123,11 @@ class CodingTools(llm.Toolbox):
         #: A .py file is not written when the change would leave it unable to compile; accepted
         #: changes report undefined names (:mod:`.checks`).
         self.check_edits = bool(check_edits)
-        #: edit_file's not-found error on a small file suggests write_file with the whole content.
+        #: edit_file's not-found error on a small file suggests write_file with the whole content,
+        #: and a write_file dropping functions or classes is refused until sent again (:mod:`.wholefile`).
         self.prefer_whole_file = bool(prefer_whole_file)
+        #: (path, hash of content) of whole-file writes refused for dropping definitions.
+        self._refused_writes: set[tuple[str, int]] = set()
         #: Set while the agent plans: every call that could change files passes it first (it
         #: returns why the call is refused, or None), and sandboxed commands see the root
         #: read-only. The agent refuses such calls before they get here; this is the backstop.
@@ -306,7 +309,14 @@ class CodingTools(llm.Toolbox):
     def _refuse_lossy_write(self, display: str, before: str | None, content: str) -> None:
         """Refuse a whole-file write that would lose code: an elision marker in any profile, and
         under ``prefer_whole_file`` dropped Python functions or classes (tools/wholefile.py)."""
-        wholefile.refuse_lossy_write(display, before, content, check_definitions=self.prefer_whole_file)
+        key = (display, hash(content))
+        confirmed = key in self._refused_writes
+        try:
+            wholefile.refuse_lossy_write(display, before, content, check_definitions=self.prefer_whole_file,
+                                         confirmed=confirmed)
+        except ToolError:
+            self._refused_writes.add(key)  # the same content sent again is a confirmation
+            raise
 
     def _refuse_broken(self, display: str, before: str | None, after: str, verb: str) -> None:
         """Under ``check_edits``, refuse a change that leaves a Python file unable to compile."""

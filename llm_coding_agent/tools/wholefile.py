@@ -8,8 +8,8 @@ proposed content of an existing file, before anything is written:
 - an *elision marker*: a new comment line (or bare ellipsis line) saying code was left out;
 - under ``prefer_whole_file`` (the small profile, which is told to rewrite small files whole),
   a Python file losing functions or classes: fewer definitions than before, some of the old
-  names gone. A rename keeps the count and passes; a deliberate deletion goes through
-  ``edit_file``, which the error says.
+  names gone. A rename keeps the count and passes; a deliberate deletion is confirmed by sending
+  the same content again (small models may have no ``edit_file`` to delete with).
 """
 
 from __future__ import annotations
@@ -69,9 +69,11 @@ def dropped_definitions(before: str, after: str, display: str) -> list[str]:
     return [name for name in old if name not in kept]
 
 
-def refuse_lossy_write(display: str, before: str | None, after: str, check_definitions: bool) -> None:
+def refuse_lossy_write(display: str, before: str | None, after: str, check_definitions: bool,
+                       confirmed: bool = False) -> None:
     """Raise a ToolError when writing ``after`` over ``before`` would lose code: an elision
-    marker, or (``check_definitions``) dropped Python definitions. Nothing to check for a new file."""
+    marker, or (``check_definitions``) dropped Python definitions, unless ``confirmed`` (the
+    model sent the same content again after being told). Nothing to check for a new file."""
     if before is None or not before.strip():
         return
     markers = elision_markers(before, after, display)
@@ -83,13 +85,13 @@ def refuse_lossy_write(display: str, before: str | None, after: str, check_defin
             f"the complete content of {display} (every line, changed or not), or change only part "
             "of it with edit_file."
         )
-    if check_definitions:
+    if check_definitions and not confirmed:
         dropped = dropped_definitions(before, after, display)
         if dropped:
             names = ", ".join(dropped[:8]) + (f" and {len(dropped) - 8} more" if len(dropped) > 8 else "")
             raise ToolError(
                 f"{display} was not written: your content leaves out {names}, which the file "
                 "defines now, and write_file replaces the whole file, so they would be lost. Send "
-                f"the complete content of {display} with every function and class kept. To delete "
-                "one on purpose, use edit_file."
+                f"the complete content of {display} with every function and class kept. If you "
+                "do mean to delete them, send this same write_file call again."
             )
