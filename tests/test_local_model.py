@@ -172,6 +172,7 @@ def test_tool_calls_come_back_as_real_calls(runtime):
     first, second = runtime.requests
     assert first["tools"][0]["function"]["name"] == "lookup"
     assert first["tools"][0]["function"]["parameters"]["properties"]["path"]["type"] == "string"
+    assert first["parallel_tool_calls"] is False  # one call per answer: no runaway repeats
     # The second request carries the call and its result, as llama.cpp's templates expect.
     assistant = second["messages"][-2]
     assert assistant["role"] == "assistant"
@@ -351,3 +352,17 @@ def test_options_kept_with_llm_models_options_apply_and_o_wins(runtime, tmp_path
     assert result.exit_code == 0, result.output
     assert runtime.loads[-1].n_ctx == 4096
     assert runtime.requests[-1]["temperature"] == 0.1
+
+
+def test_parallel_tool_calls_can_be_allowed_and_is_not_sent_without_tools(runtime):
+    def lookup(path: str) -> str:
+        """Look a file up."""
+        return ""
+
+    runtime.replies.append(text_reply("No call."))
+    llm.get_model("code-local").prompt("hi", tools=[lookup], parallel_tool_calls=True).text()
+    runtime.replies.append(text_reply("Plain."))
+    llm.get_model("code-local").prompt("hi").text()
+    with_tools, without = runtime.requests
+    assert with_tools["parallel_tool_calls"] is True
+    assert "parallel_tool_calls" not in without

@@ -108,6 +108,9 @@ class LocalModel(llm.Model):
         chat_template: Optional[str] = Field(
             None, description="jsonfence (default: well-formed tool calls), native (the GGUF's own) or a .jinja file"
         )
+        parallel_tool_calls: Optional[bool] = Field(
+            None, description="Allow several tool calls in one answer (default false: one call, then the answer ends)"
+        )
 
     def __str__(self) -> str:
         return f"llm-coding-agent built-in: {self.model_id}"
@@ -155,6 +158,9 @@ class LocalModel(llm.Model):
                 }
                 for tool in prompt.tools
             ]
+            # One call per answer unless asked: under the tool-call grammar the 1.5B model otherwise
+            # repeated the same call until max_tokens (14 identical calls, 2,048 tokens, ~170 s).
+            request["parallel_tool_calls"] = bool(getattr(options, "parallel_tool_calls", None))
         if prompt.schema:
             request["response_format"] = {
                 "type": "json_schema", "json_schema": {"name": "output", "schema": prompt.schema},
