@@ -668,7 +668,15 @@ def test_headless_nudge_when_code_is_shown_but_nothing_changed(model, project):
     result = agent.run("set x to 2")
     assert (project / "m.py").read_text() == "x = 2\n"
     assert "no file in the project was changed" in model.prompts[1].prompt
+    assert "(read_file, then edit_file or write_file)" in model.prompts[1].prompt
     assert result.text == "Applied." and result.stop_reason == "done"
+
+
+def test_the_nudge_names_only_the_tools_a_small_model_has(model, project):
+    model.script("Like this:\n```python\nx = 2\nprint(x)\n```", "No change is needed.")
+    make_agent(model, project, approve=True, nudge_unapplied=True, profile="small").run("set x to 2")
+    nudge = model.prompts[1].prompt
+    assert "write_file with the file's complete new content" in nudge and "edit_file" not in nudge
 
 
 def test_nudge_is_sent_at_most_once_and_not_after_a_change_or_when_off(model, project):

@@ -12,7 +12,8 @@ from ..tools import FILE_CHANGING_TOOLS, short_tool_name
 from .results import AgentResult
 
 __all__ = [
-    "RepeatTracker", "REPEAT_WARN", "REPEAT_STOP", "UNAPPLIED_CODE_NUDGE", "ECHO_NUDGE", "changed_a_file",
+    "RepeatTracker", "REPEAT_WARN", "REPEAT_STOP", "UNAPPLIED_CODE_NUDGE", "CHANGE_WITH_EDITS", "CHANGE_WITH_WRITES",
+    "ECHO_NUDGE", "changed_a_file",
     "shows_unapplied_code", "echoes_instructions",
 ]
 
@@ -27,9 +28,12 @@ REPEAT_STOP = 4
 UNAPPLIED_CODE_NUDGE = (
     "[Note from the system: your answer shows code, but no file in the project was changed. "
     "Nobody will copy it over for you. If the request needs a change, make it now with the "
-    "tools (read_file, then edit_file or write_file) and verify it; if no change is needed, "
-    "say so in one sentence.]"
+    "tools (read_file, then {change}) and verify it; if no change is needed, say so in one "
+    "sentence.]"
 )
+#: How UNAPPLIED_CODE_NUDGE names the way to change a file, with and without edit_file offered.
+CHANGE_WITH_EDITS = "edit_file or write_file"
+CHANGE_WITH_WRITES = "write_file with the file's complete new content"
 #: Sent once when a small model's final answer only repeats the request and the agent's own
 #: lines (the 1.5B model answered "The change was written. Read the request again: ..." after a
 #: first partial edit, and the run ended there). ``{request}``: the user's request.

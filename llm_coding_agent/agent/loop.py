@@ -34,7 +34,10 @@ from .calls import ToolCalls, wrap_tools
 from .context import ContextBudget, tools_overhead, truncate_results, window_for
 from .history import HistoryAndUndo
 from .hooked import Hooked
-from .guards import ECHO_NUDGE, UNAPPLIED_CODE_NUDGE, RepeatTracker, echoes_instructions, shows_unapplied_code
+from .guards import (
+    CHANGE_WITH_EDITS, CHANGE_WITH_WRITES, ECHO_NUDGE, UNAPPLIED_CODE_NUDGE, RepeatTracker, echoes_instructions,
+    shows_unapplied_code,
+)
 from .logstore import conversation_root, db_path, log_response, logged_root
 from .mcp_servers import McpTools
 from .mentions import attach_mentioned_files, defining_paths, mentioned_paths
@@ -387,7 +390,9 @@ class CodingAgent(
         if self.config.nudge_unapplied and not run.nudged and shows_unapplied_code(result):
             run.nudged = True
             self._notice("the answer shows code but no file was changed; asking the model to apply it")
-            return self.send(UNAPPLIED_CODE_NUDGE)
+            # Name only the tools the model has (small models have no edit_file).
+            change = CHANGE_WITH_EDITS if self.profile.offers_edit_file else CHANGE_WITH_WRITES
+            return self.send(UNAPPLIED_CODE_NUDGE.format(change=change))
         if self.profile.catch_echoed_answers and not run.echo_nudged and run.request and echoes_instructions(
                 result.text, [run.request, *STEP_HINTS]):
             run.echo_nudged = True
