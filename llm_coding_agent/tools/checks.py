@@ -111,26 +111,32 @@ def _problems(text: str, filename: str) -> list[tuple[int, str, tuple]] | None:
     return sorted(problems)
 
 
-def python_check_line(display: str, before: str | None, after: str) -> str:
+def python_check_line(display: str, before: str | None, after: str, elsewhere: str = "") -> str:
     """One ``Check:`` line about ``after`` for an accepted change of a ``.py`` file ("" for other
-    files): whether it compiles, and the undefined names and redefinitions the change introduced
-    (problems the file had before are not repeated)."""
+    files): whether it compiles, the undefined names and redefinitions the change introduced
+    (problems the file had before are not repeated), and ``elsewhere``: problems the change makes
+    in other files (names it removed that they still use)."""
     if not is_python(display) or len(after) > MAX_CHECKED_CHARS:
         return ""
     error = syntax_error(after, display)
     if error is not None:
         return f"Check: still does not compile ({_describe(error)}); it did not compile before this change either."
     problems = _problems(after, display)
+    new = []
+    if problems is not None:
+        earlier = _problems(before, display) if before is not None else []
+        known = {identity for _, _, identity in earlier or []}
+        new = [(line, text) for line, text, identity in problems if identity not in known]
+    if new:
+        listed = "; ".join(f"line {line}: {text}" for line, text in new[:_MAX_PROBLEMS])
+        more = f" (and {len(new) - _MAX_PROBLEMS} more)" if len(new) > _MAX_PROBLEMS else ""
+        extra = f"; {elsewhere}" if elsewhere else ""
+        return f"Check: compiles, but {listed}{more}{extra}. Fix these unless they are intended."
+    if elsewhere:
+        return f"Check: compiles, but {elsewhere}. Update those uses too."
     if problems is None:
         return "Check: compiles."
-    earlier = _problems(before, display) if before is not None else []
-    known = {identity for _, _, identity in earlier or []}
-    new = [(line, text) for line, text, identity in problems if identity not in known]
-    if not new:
-        return "Check: compiles; no new undefined names." if problems else "Check: compiles; no undefined names."
-    listed = "; ".join(f"line {line}: {text}" for line, text in new[:_MAX_PROBLEMS])
-    more = f" (and {len(new) - _MAX_PROBLEMS} more)" if len(new) > _MAX_PROBLEMS else ""
-    return f"Check: compiles, but {listed}{more}. Fix these unless they are intended."
+    return "Check: compiles; no new undefined names." if problems else "Check: compiles; no undefined names."
 
 
 def definitions(text: str, display: str) -> list[str] | None:

@@ -330,12 +330,7 @@ class CodingTools(llm.Toolbox):
         several is the usual half-done change)."""
         if not self.check_edits:
             return ""
-        line = checks.python_check_line(display, before, after)
-        stale = self._still_used_elsewhere(display, before, after)
-        if stale and line.startswith("Check: compiles, but "):
-            line = line.removesuffix(" Fix these unless they are intended.") + f"; {stale}. Fix these unless they are intended."
-        elif stale and line.startswith("Check: compiles"):
-            line = f"Check: compiles, but {stale}. Update those uses too."
+        line = checks.python_check_line(display, before, after, self._still_used_elsewhere(display, before, after))
         return "\n" + line if line else ""
 
     def _still_used_elsewhere(self, display: str, before: str | None, after: str) -> str:
