@@ -52,6 +52,14 @@ def cell(record: dict | None) -> str:
     return f"{mark} · {record['seconds']:.0f} s · {tokens / 1000:.1f}k · {ended(record)}"
 
 
+def well_formed(totals: dict) -> str:
+    """Calls that arrived as real tool calls, of the calls whose form is known (not every harness
+    reports it: a "—" means none of its runs did)."""
+    if not totals["tool_calls_split"]:
+        return "—"
+    return f"{totals['well_formed_calls']}/{totals['tool_calls_split']}"
+
+
 def table(heads: list[str], rows: list[list[str]]) -> str:
     widths = [max(len(str(x)) for x in col) for col in zip(heads, *rows)]
     line = lambda cells: "| " + " | ".join(str(c).ljust(w) for c, w in zip(cells, widths)) + " |"  # noqa: E731
@@ -60,8 +68,12 @@ def table(heads: list[str], rows: list[list[str]]) -> str:
 
 
 def main(argv: list[str]) -> int:
-    if not argv:
+    if not argv or argv[0] in ("-h", "--help"):
         print(__doc__, file=sys.stderr)
+        return 0 if argv else 2
+    missing = [a for a in argv if not (Path(a).exists() or Path(a.rpartition("=")[2]).exists())]
+    if missing:
+        print(f"Error: no such results file: {missing[0]}", file=sys.stderr)
         return 2
     cols = columns(argv)
     tasks = sorted({r["task"] for _, _, records, _ in cols for r in records})
@@ -75,14 +87,14 @@ def main(argv: list[str]) -> int:
     print("Per task: solved · wall seconds · tokens in+out · how the run ended\n")
     print(table(heads, rows))
     total_heads = ["", "solved", "seconds", "model calls", "tokens in", "tokens out", "tool errors",
-                   "time limits", "input tokens per solved task", "compactions"]
+                   "time limits", "well-formed calls", "input tokens per solved task", "compactions"]
     total_rows = []
     for name, harness, records, _ in cols:
         t = totals_for(records, harness)
         per_solved = f"{t['input_tokens_per_solved']:,}" if t["input_tokens_per_solved"] else "— (none solved)"
         total_rows.append([name, f"{t['solved']}/{t['tasks']}", f"{t['seconds']:,.0f}", t["model_calls"],
                            f"{t['input_tokens']:,}", f"{t['output_tokens']:,}", t["tool_errors"],
-                           t["timeouts"], per_solved, t["compactions"] if harness == "ours" else "—"])
+                           t["timeouts"], well_formed(t), per_solved, t["compactions"] if harness == "ours" else "—"])
     print("\nTotals\n")
     print(table(total_heads, total_rows))
     return 0
