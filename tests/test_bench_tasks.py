@@ -207,6 +207,21 @@ def test_report_tables_put_runs_side_by_side_with_cost_per_solved_task(tmp_path,
     assert "**yes** · 10 s · 2.1k · solved" in out and "no · 10 s · 9.1k · time limit" in out
     rows = {line.split("|")[1].strip(): line for line in out.splitlines() if line.startswith("| ")}
     assert "8,000" in rows["before"] and "1/2" in rows["before"]          # 8,000 tokens / 1 solved
-    assert "2,000" in rows["ours --context-window 4096"].split("|")[9]    # 4,000 / 2 solved
-    assert rows["ours --context-window 4096"].split("|")[10].strip() == "2"
+    assert "2,000" in rows["ours --context-window 4096"].split("|")[10]   # 4,000 / 2 solved
+    assert rows["ours --context-window 4096"].split("|")[11].strip() == "2"
     assert "none solved" in rows["mini"]
+    assert rows["mini"].split("|")[9].strip() == "—"                       # its runs reported no split
+
+
+def test_report_counts_well_formed_calls_and_names_a_missing_file(tmp_path, capsys):
+    import report_tasks
+
+    runs = [{"harness": "ours", "task": t, "solved": False, "status": "ok", "seconds": 5.0, "model_calls": 3,
+             "input_tokens": 100, "output_tokens": 10, "tool_errors": 0, "tool_calls": calls,
+             "well_formed_calls": real} for t, calls, real in (("a", 4, 3), ("b", 2, 2))]
+    (tmp_path / "r.json").write_text(json.dumps({"args": {"harnesses": ["ours"]}, "results": runs}))
+    assert report_tasks.main([str(tmp_path / "r.json")]) == 0
+    row = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("| ours "))
+    assert row.split("|")[9].strip() == "5/6"
+    assert report_tasks.main([f"x={tmp_path / 'nope.json'}"]) == 2
+    assert capsys.readouterr().err.strip() == f"Error: no such results file: x={tmp_path / 'nope.json'}"
