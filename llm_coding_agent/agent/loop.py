@@ -34,16 +34,14 @@ from .calls import ToolCalls, wrap_tools
 from .context import ContextBudget, tools_overhead, truncate_results, window_for
 from .history import HistoryAndUndo
 from .hooked import Hooked
-from .guards import (
-    CHANGE_WITH_EDITS, CHANGE_WITH_WRITES, ECHO_NUDGE, UNAPPLIED_CODE_NUDGE, RepeatTracker, echoes_instructions,
-    shows_unapplied_code,
-)
+from .guards import ECHO_NUDGE, RepeatTracker, echoes_instructions
 from .logstore import conversation_root, db_path, log_response, logged_root
 from .mcp_servers import McpTools
 from .mentions import attach_mentioned_files, defining_paths, mentioned_paths
 from .planning import PlanApprover, Planning
 from .profiles import STEP_HINTS, described_tools, next_step_hint, profile_for
 from .prompts import system_prompt
+from .shown_code import ShownCode
 from .responses import (
     checked_options, close_interrupted, close_response, describe_model_error, get_model, stream_tool_calls,
 )
@@ -81,6 +79,7 @@ class RunState:
     rounds: int = 0
     repeats: RepeatTracker = field(default_factory=RepeatTracker)
     nudged: bool = False
+    suggested: set = field(default_factory=set)
     echo_nudged: bool = False
     request: str = ""
     tests_checked: bool = False
@@ -90,7 +89,7 @@ class RunState:
 
 class CodingAgent(
     Delegation, ReviewedCalls, ToolCalls, VerifyWithTests, AgentSkills, Planning, HistoryAndUndo, Hooked,
-    WrittenTools, McpTools, Attempts,
+    WrittenTools, McpTools, Attempts, ShownCode,
 ):
     """A coding agent for one project directory.
 
@@ -387,12 +386,9 @@ class CodingAgent(
         """The model answered without tools: end the run, or (headless) ask once to apply code
         that the answer shows but no tool wrote, or (``verify_with_tests``) send back the failure
         of the tests the agent ran because the model did not."""
-        if self.config.nudge_unapplied and not run.nudged and shows_unapplied_code(result):
-            run.nudged = True
-            self._notice("the answer shows code but no file was changed; asking the model to apply it")
-            # Name only the tools the model has (small models have no edit_file).
-            change = CHANGE_WITH_EDITS if self.profile.offers_edit_file else CHANGE_WITH_WRITES
-            return self.send(UNAPPLIED_CODE_NUDGE.format(change=change))
+        unapplied = self.unapplied_code_nudge(result, run)  # agent/shown_code.py
+        if unapplied:
+            return self.send(unapplied)
         if self.profile.catch_echoed_answers and not run.echo_nudged and run.request and echoes_instructions(
                 result.text, [run.request, *STEP_HINTS]):
             run.echo_nudged = True

@@ -69,6 +69,13 @@ class ModelProfile:
     with the request quoted (agent/guards.py ``echoes_instructions``): the 1.5B model ended runs
     with half the change made and the step line repeated as its "answer"."""
 
+    suggest_shown_code: bool = False
+    """A headless answer that shows a new version of functions or classes one project file
+    defines, without writing it, gets back the finished ``write_file`` call for that file
+    (agent/shown_code.py) instead of the generic "apply it" nudge: the 1.5B model printed the
+    right fix in prose and, asked to apply it, said "No change is needed". The model still sends
+    the call (nothing in an answer becomes a call by itself)."""
+
     locate_definitions: bool = False
     """A request that names no file but names a function or class (``top_words crashes``) gets the
     files defining it attached, found by one search (the localisation step of Agentless, done by
@@ -118,6 +125,7 @@ PROFILES = {
         verify_with_tests=True,
         locate_definitions=True,
         catch_echoed_answers=True,
+        suggest_shown_code=True,
         offers_edit_file=False,
         offers_delegate=False,
         offers_create_tool=False,
