@@ -79,6 +79,14 @@ def test_a_wrong_fix_is_sent_back_with_what_the_call_returned(model, pager):
     assert result.text == "Fixed now."
     assert "(page - 1) * per_page" in (pager / "pager.py").read_text()
     assert len(model.prompts) == 4  # checked once per run
+    assert result.tests_passed is None  # the fix after the failed check was not checked again
+
+
+def test_a_run_that_ends_with_its_examples_failing_reports_tests_failed(model, pager):
+    model.script(edit("start = page * per_page", "start = page * per_page - 1"), "Fixed.", "It is fixed.")
+    result = agent(pager).run(REQUEST)
+    assert model.prompts[2].prompt.startswith(EXAMPLES_FAIL_PROMPT)
+    assert result.text == "It is fixed." and result.tests_passed is False
 
 
 def test_a_right_fix_is_checked_and_nothing_is_sent(model, pager):
@@ -87,6 +95,7 @@ def test_a_right_fix_is_checked_and_nothing_is_sent(model, pager):
     assert len(model.prompts) == 2 and result.text == "Fixed."
     check = result.tool_calls[-1][1].output
     assert "== [0, 1, 2]: ok" in check and "examples: all hold" in check
+    assert result.tests_passed is True
 
 
 def test_no_change_is_needed_is_checked_against_the_example(model, pager):

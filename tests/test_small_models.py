@@ -373,8 +373,15 @@ def test_failing_tests_go_back_to_the_model_once(model, tested):
     assert feedback.startswith(TESTS_FAIL_PROMPT) and "$ python -m pytest -q" in feedback and "assert 6 == 5" in feedback
     # The second time the model ends without running them, they are not run again (once per run).
     assert len(commands(result)) == 1 and result.text == "Now fixed."
-    assert result.tests_passed is False  # the last test run failed; nothing ran since
+    # The last test run failed, but a change came after it: not known to pass or fail.
+    assert result.tests_passed is None
     assert (tested / "app.py").read_text() == "def add(a, b):\n    return a + b\n"
+
+
+def test_a_run_ending_right_after_failing_tests_reports_them_failed(model, tested):
+    model.script(Step(tool_calls=[WRONG_FIX]), "Fixed.", "It is fixed, trust me.")
+    result = agent(tested, profile="small").run("fix add")
+    assert result.tests_passed is False and result.text == "It is fixed, trust me."
 
 
 def test_tests_the_model_ran_after_its_change_are_not_run_again(model, tested):
@@ -458,6 +465,10 @@ def test_the_last_test_run_decides(project):
     assert last_test_outcome(calls) is True
     assert last_test_outcome(calls[:2]) is False
     assert last_test_outcome(calls[1:2]) is None
+    edit = (llm.ToolCall(name="CodingTools_write_file", arguments={"path": "a.py", "content": "x"}),
+            llm.ToolResult(name="CodingTools_write_file", output="Overwrote a.py (1 bytes)"))
+    assert last_test_outcome(calls[:1] + [edit]) is None          # out of date after a change
+    assert last_test_outcome(calls[:1] + [edit] + calls[2:]) is True
 
 
 def test_json_final_event_says_whether_the_tests_passed(model, tested):
