@@ -107,18 +107,24 @@ def _command(call: llm.ToolCall) -> str | None:
 
 def last_test_outcome(tool_calls: Iterable[tuple[llm.ToolCall, llm.ToolResult]]) -> bool | None:
     """Whether the last test command that ran among ``tool_calls`` passed (None: none ran, or a
-    file changed after it, so what it said is out of date). The agent's own check counts too,
-    also when it ran the request's examples for want of tests: a run that ends with them failing
-    must not look like a success."""
+    file changed after it, so what it said is out of date). The agent's check of the request's
+    examples, run for want of tests, counts when they fail (a run that ends with them failing
+    must not look like a success) and not when they hold (one example is not a test suite)."""
     outcome = None
     for call, result in tool_calls:
         if changed_a_file(call, result):
             outcome = None
             continue
         command = _command(call)
-        if command is not None and (is_test_command(command) or call.tool_call_id == VERIFY_CALL_ID):
+        if command is None:
+            continue
+        if is_test_command(command):
             this = outcome_of_test_run(result.output)
-            outcome = this if this is not None else outcome
+        elif call.tool_call_id == VERIFY_CALL_ID:
+            this = False if outcome_of_test_run(result.output) is False else None
+        else:
+            continue
+        outcome = this if this is not None else outcome
     return outcome
 
 
