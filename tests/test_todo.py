@@ -189,3 +189,27 @@ def test_continuing_a_session_shows_its_todo_list(model, project):
     assert result.exit_code == 0, result.output
     assert "Todo list (1 of 3 done; in progress: Fix add())" in result.output
     assert "[~] Fix add()" in result.output
+
+
+def names(prompt):
+    return [t.name for t in prompt.tools]
+
+
+def test_small_models_get_update_todos_only_in_plan_mode_and_once_a_plan_is_approved(model, project):
+    model.script("ok", "ok")
+    make_agent(model, project, profile="small").run("fix add")
+    make_agent(model, project).run("fix add")
+    assert "update_todos" not in names(model.prompts[0]) and "update_todos" in names(model.prompts[1])
+    assert "CodingTools_write_file" in names(model.prompts[0])
+
+    model.script(Step(tool_calls=[("present_plan", {"steps": ["Fix add()", "Run the tests"]})]),
+                 Step(tool_calls=[todos(("Fix add()", "in_progress"), ("Run the tests", "pending"))]), "done")
+    agent = make_agent(model, project, profile="small", approve=True)
+    agent.plan("fix add")
+    assert "update_todos" in names(model.prompts[2])          # plan mode
+    agent.approve_plan()
+    assert "update_todos" in names(model.prompts[3])          # the approved plan is the list to keep
+    assert agent.todos.items[0].status == "in_progress"
+    agent.set_model(model.model_id)
+    assert "update_todos" in [t.name for t in agent.tools]    # still: a list exists
+

@@ -291,21 +291,28 @@ class ToolCalls:
             self.coding_tools._allow_unsandboxed(allowed)
             return allowed
 
-    def offer_edit_file(self) -> None:
-        """Offer ``edit_file`` or withhold it, as the profile says (``offers_edit_file``; small
-        models change files with whole-file writes) and ``disabled_tools`` allows; again after a
-        model switch changed the profile."""
-        tool = getattr(self, "_edit_file_tool", None)
+    def offer_profile_tools(self) -> None:
+        """Offer or withhold the tools the profile chooses, as ``disabled_tools`` allows:
+        ``edit_file`` (``offers_edit_file``; small models change files with whole-file writes) and
+        ``update_todos`` (``offers_todos``; offered anyway in plan mode and once a todo list
+        exists). Again after a model switch changed the profile, and when the mode changes."""
+        disabled = {short_tool_name(n) for n in self.config.disabled_tools}  # type: ignore[attr-defined]
+        profile = self.profile  # type: ignore[attr-defined]
+        self._offer(getattr(self, "_edit_file_tool", None), profile.offers_edit_file, disabled, after="write_file")
+        todos = getattr(self, "todos", None)
+        wanted = profile.offers_todos or getattr(self, "_planning", False) or bool(todos and todos.items)
+        self._offer(getattr(self, "_todo_tool", None), wanted, disabled)
+
+    def _offer(self, tool: llm.Tool | None, wanted: bool, disabled: set[str], after: str = "") -> None:
         if tool is None:
             return
-        disabled = {short_tool_name(n) for n in self.config.disabled_tools}  # type: ignore[attr-defined]
-        wanted = self.profile.offers_edit_file and "edit_file" not in disabled  # type: ignore[attr-defined]
+        name = short_tool_name(tool.name)
         names = [short_tool_name(t.name) for t in self.tools]  # type: ignore[attr-defined]
-        if wanted and "edit_file" not in names:
-            at = names.index("write_file") + 1 if "write_file" in names else len(names)
+        if wanted and name not in disabled and name not in names:
+            at = names.index(after) + 1 if after in names else len(names)
             self.tools.insert(at, tool)  # type: ignore[attr-defined]
-        elif not wanted and "edit_file" in names:
-            del self.tools[names.index("edit_file")]  # type: ignore[attr-defined]
+        elif not (wanted and name not in disabled) and name in names:
+            del self.tools[names.index(name)]  # type: ignore[attr-defined]
 
     def _tool(self, name: str) -> llm.Tool | None:
         return next((t for t in self.tools if t.name == name), None)

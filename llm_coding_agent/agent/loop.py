@@ -28,6 +28,7 @@ from ..safety.approval import ApprovalPolicy
 from ..safety.rules import CommandRules, Verdict
 from ..tools import CODING_TOOL_PREFIX, CodingTools, short_tool_name
 from ..tools.paths import resolve_root
+from ..tools.todo import TODO_TOOL
 from .attempts import Attempts
 from .autonomous import settle_completed_calls
 from .calls import ToolCalls, wrap_tools
@@ -188,9 +189,11 @@ class CodingAgent(
         self._init_planning(plan_approver, on_todos)
         self._edit_file_tool = next((t for t in coding if short_tool_name(t.name) == "edit_file"), None)
         self.tools: list[llm.Tool] = [t for t in coding if short_tool_name(t.name) not in disabled]
-        self.offer_edit_file()  # the profile may withhold it (small models write whole files)
+        self.offer_profile_tools()  # the profile may withhold edit_file (small models write whole files)
         extra = wrap_tools(tools) + self._start_mcp(c)  # MCP servers: agent/mcp_servers.py; close() stops them
         self.tools = described_tools(self.tools + extra + [self.todos.tool()] + self.skill_tools(), self.profile)
+        self._todo_tool = self._tool(TODO_TOOL)
+        self.offer_profile_tools()  # ...and update_todos
         self._init_delegation(on_subagent, extra)  # the delegate tool (agent/subagents.py)
         self._start_planning(c.plan)
         self.conversation = conversation or self.model.conversation(tools=self.tools)
@@ -272,7 +275,7 @@ class CodingAgent(
         """Switch models; the conversation history is kept."""
         self.model = get_model(model)
         self.profile = profile_for(self.model.model_id, self.config.profile)
-        self.offer_edit_file()
+        self.offer_profile_tools()
         self.tools[:] = described_tools(self.tools, self.profile)
         vars(self.coding_tools).update(self.profile.toolbox_options())
         self.offer_delegate()

@@ -14,7 +14,7 @@ answer it, in this process or after ``CodingAgent.load()`` in another. An approv
 plan mode and becomes the todo list; the model is told the (possibly edited) steps.
 
 **The todo list** (``update_todos``, :mod:`llm_coding_agent.tools.todo`) is offered in every
-mode. It survives compaction (its text is kept with the summary) and is recovered from the
+mode (under a profile without ``offers_todos``, only in plan mode and once a list exists). It survives compaction (its text is kept with the summary) and is recovered from the
 logged calls when a conversation is continued.
 """
 
@@ -209,6 +209,7 @@ class Planning:
             self.tools.append(self._present_plan_tool)
         elif not self._planning and offered:
             self.tools.remove(self._present_plan_tool)
+        self.offer_profile_tools()  # update_todos is offered in plan mode whatever the profile
         self.coding_tools._read_only_check = self._toolbox_refusal if self._changes_refused() else None
 
     def _changes_refused(self) -> bool:
@@ -331,8 +332,8 @@ class Planning:
 
     def _plan_approved(self, call: llm.ToolCall, plan: Plan, edited: list[str] | None) -> llm.ToolResult:
         steps = edited or plan.steps
-        self.planning = False
         self.todos.set([TodoItem(step) for step in steps])
+        self.planning = False  # after the list is set: update_todos stays offered to keep it current
         how = ("The user edited the plan before approving it: follow their version below, not yours."
                if edited and edited != plan.steps else "")
         numbered = Plan(steps).as_text()
@@ -411,5 +412,6 @@ class Planning:
                         planning = False
                         todos = [TodoItem(step) for step in split_steps(output.split("The plan:", 1)[-1])]
         self.todos.set(todos or [], notify=False)
+        self.offer_profile_tools()  # a restored todo list brings its tool back
         # Asked for (``plan=True``), or left that way: planning until a plan is approved.
         self.planning = planning or self._pending_plan_call() is not None or self.config.plan

@@ -92,6 +92,13 @@ class ModelProfile:
     Off for small models: one more tool and one more way to lose the thread, and a sub-agent of
     a small model is no better at the task than the model itself."""
 
+    offers_todos: bool = True
+    """The ``update_todos`` tool is offered outside plan mode with no todo list yet (in plan mode
+    and once a plan was approved it always is). Off for small models: on the suite's one-file
+    tasks the 1.5B model spent its calls writing and rewriting a seven-step list and then
+    answered without changing anything, and once sent 23 identical ``update_todos`` calls in one
+    answer."""
+
     offers_create_tool: bool = True
     """The ``create_tool`` tool is offered (the model writes a tool of its own; agent/written_tools.py).
     Off for small models: writing a working tool is harder than the task it would help with, and
@@ -129,6 +136,7 @@ PROFILES = {
         offers_edit_file=False,
         offers_delegate=False,
         offers_create_tool=False,
+        offers_todos=False,
     ),
 }
 #: Values of the ``profile`` option.
