@@ -132,3 +132,13 @@ def test_the_default_profile_checks_nothing(model, pager):
     model.script(edit("start = page * per_page", "start = page * per_page - 1"), "Fixed.")
     agent(pager, profile="default").run(REQUEST)
     assert len(model.prompts) == 2
+
+
+
+def test_an_answer_that_echoes_the_failure_it_was_sent_is_sent_back(model, pager):
+    echo = EXAMPLES_FAIL_PROMPT + "\npaginate(list(range(10)), 1, 3) returned [2, 3, 4]; the request expects [0, 1, 2]"
+    model.script(edit("start = page * per_page", "start = page * per_page - 1"), "Fixed.", echo, "I could not fix it.")
+    result = agent(pager).run(REQUEST)
+    assert model.prompts[2].prompt.startswith(EXAMPLES_FAIL_PROMPT)
+    assert "your reply repeated the instructions" in model.prompts[3].prompt
+    assert result.text == "I could not fix it." and len(model.prompts) == 4

@@ -81,6 +81,7 @@ class RunState:
     repeats: RepeatTracker = field(default_factory=RepeatTracker)
     nudged: bool = False
     suggested: set = field(default_factory=set)
+    sent: list = field(default_factory=list)  # what finish() sent back, for the echo check
     echo_nudged: bool = False
     request: str = ""
     tests_checked: bool = False
@@ -386,28 +387,33 @@ class CodingAgent(
         return self.send(tool_results=results)
 
     def finish(self, result: AgentResult, run: RunState) -> llm.Response | None:
-        """The model answered without tools: end the run, or (headless) ask once to apply code
-        that the answer shows but no tool wrote, or (``verify_with_tests``) send back the failure
-        of the tests the agent ran because the model did not."""
-        unapplied = self.unapplied_code_nudge(result, run)  # agent/shown_code.py
-        if unapplied:
-            return self.send(unapplied)
-        if self.profile.catch_echoed_answers and not run.echo_nudged and run.request and echoes_instructions(
-                result.text, [run.request, *STEP_HINTS]):
-            run.echo_nudged = True
-            self._notice("the answer only repeated the instructions; asking the model again")
-            return self.send(ECHO_NUDGE.format(request=run.request.strip()))
-        nudge = self.plan_nudge(result, run)  # plan mode: asked once for the plan not presented
-        if nudge:
-            return self.send(nudge)
-        failure = self.run_tests_once(result, run) if self.profile.verify_with_tests else None
-        if failure:
-            return self.send(failure)
-        again = self.stop_hooks(result, run)  # Stop hooks may send the model back (agent/hooked.py)
-        if again:
-            return self.send(again)
+        """The model answered without tools: end the run, or send it back once more: (headless) to
+        apply code the answer shows but no tool wrote, because the answer only echoed what it was
+        told, for the plan plan mode wants, with the failure of the tests the agent ran because
+        the model did not (``verify_with_tests``), or because a Stop hook said so."""
+        message = (
+            self.unapplied_code_nudge(result, run)  # agent/shown_code.py
+            or self._echo_nudge(result, run)
+            or self.plan_nudge(result, run)  # plan mode: asked once for the plan not presented
+            or (self.run_tests_once(result, run) if self.profile.verify_with_tests else None)
+            or self.stop_hooks(result, run)  # agent/hooked.py
+        )
+        if message:
+            run.sent.append(message)
+            return self.send(message)
         result.stop_reason = "interrupted" if result.interrupted else "done"
         return None
+
+    def _echo_nudge(self, result: AgentResult, run: RunState) -> str | None:
+        """Once per run (``catch_echoed_answers``): the answer only repeats the request, the step
+        lines or what the agent itself sent back (a test failure, a nudge)."""
+        if not (self.profile.catch_echoed_answers and not run.echo_nudged and run.request):
+            return None
+        if not echoes_instructions(result.text, [run.request, *STEP_HINTS, *run.sent]):
+            return None
+        run.echo_nudged = True
+        self._notice("the answer only repeated the instructions; asking the model again")
+        return ECHO_NUDGE.format(request=run.request.strip())
 
     def _end_at_chain_limit(self, calls: list[llm.ToolCall], result: AgentResult) -> None:
         """``chain_limit`` rounds ran and the model wants more: answer these calls as not run."""
