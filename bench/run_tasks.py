@@ -424,6 +424,8 @@ def main(argv=None):
                 if meter is not None:
                     meter.wait_idle(15)
                     metered = meter.snapshot()
+                    (log_dir / "model-output.txt").write_text("".join(
+                        f"--- model call {n} ---\n{text}\n" for n, text in enumerate(meter.outputs, 1)))
                 usage = model_usage(run, metered)
                 stat, diff = workdir_diff(workdir)
                 check = run_check(task, workdir)

@@ -86,7 +86,10 @@ def test_meter_counts_plain_and_streamed_calls():
         def do_POST(self):
             body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
             if body.get("stream"):
+                call = [{"index": 0, "function": {"name": "write_file", "arguments": '{"path"'}}]
+                more = [{"index": 0, "function": {"arguments": ': "a"}'}}]
                 chunks = [{"choices": [{"delta": {"content": "hi"}}]},
+                          {"choices": [{"delta": {"tool_calls": call}}]}, {"choices": [{"delta": {"tool_calls": more}}]},
                           {"choices": [], "usage": {"prompt_tokens": 7, "completion_tokens": 2}}]
                 payload = "".join(f"data: {json.dumps(c)}\n\n" for c in chunks) + "data: [DONE]\n\n"
                 ctype = "text/event-stream"
@@ -114,8 +117,10 @@ def test_meter_counts_plain_and_streamed_calls():
             assert b"hi" in body
         snap = meter.snapshot()
         assert (snap["model_calls"], snap["input_tokens"], snap["output_tokens"]) == (2, 18, 5)
+        # What the streamed call generated is kept (a runaway answer can be read afterwards).
+        assert meter.outputs == ["", 'hi\n[tool call write_file] {"path": "a"}']
         meter.reset()
-        assert meter.snapshot()["model_calls"] == 0
+        assert meter.snapshot()["model_calls"] == 0 and meter.outputs == []
     finally:
         meter.stop()
         upstream.shutdown()

@@ -49,6 +49,8 @@ class Meter:
             self.failed_calls = 0
             self.model_seconds = 0.0
             self.native_tool_calls = 0
+            #: What the model generated in each chat call since the last reset (streamed calls).
+            self.outputs: list[str] = []
 
     def wait_idle(self, timeout: float = 10.0) -> bool:
         """Wait for in-flight calls to finish (e.g. after their agent was killed)."""
@@ -140,6 +142,7 @@ class Meter:
                 streamed = "text/event-stream" in (resp.getheader("Content-Type") or "")
                 usage, timings, buffer = None, None, b""
                 deltas = [0]  # streamed content chunks: ~1 token each on llama.cpp
+                text: list[str] = []
                 call_keys: set = set()  # (choice, tool call index) of streamed tool calls
                 try:
                     while True:
@@ -155,7 +158,7 @@ class Meter:
                                 *lines, buffer = buffer.split(b"\n")
                                 for line in lines:
                                     usage, timings = _scan_sse(line, usage, timings, deltas,
-                                                               call_keys)
+                                                               call_keys, text)
                     if is_chat and not streamed:
                         try:
                             body = json.loads(buffer)
@@ -166,12 +169,14 @@ class Meter:
                         except (ValueError, AttributeError):
                             usage = None
                     elif is_chat and buffer:
-                        usage, timings = _scan_sse(buffer, usage, timings, deltas, call_keys)
+                        usage, timings = _scan_sse(buffer, usage, timings, deltas, call_keys, text)
                 except (BrokenPipeError, ConnectionResetError):
                     pass
                 finally:
                     conn.close()
                     if is_chat:
+                        with meter._lock:
+                            meter.outputs.append("".join(text))
                         if not usage and timings:
                             usage = {"prompt_tokens": timings.get("prompt_n", 0) + timings.get("cache_n", 0),
                                      "completion_tokens": timings.get("predicted_n", 0)}
@@ -211,7 +216,7 @@ class Meter:
             self._server = None
 
 
-def _scan_sse(line: bytes, usage, timings, deltas, call_keys=None):
+def _scan_sse(line: bytes, usage, timings, deltas, call_keys=None, text=None):
     line = line.strip()
     if not line.startswith(b"data:"):
         return usage, timings
@@ -227,6 +232,14 @@ def _scan_sse(line: bytes, usage, timings, deltas, call_keys=None):
             delta = choice.get("delta") or {}
             if delta.get("content") or delta.get("tool_calls"):
                 deltas[0] += 1
+            if text is not None:
+                # What the model wrote, kept for reading a run afterwards (runaway answers).
+                text.append(delta.get("content") or "")
+                for call in delta.get("tool_calls") or []:
+                    function = (call.get("function") or {}) if isinstance(call, dict) else {}
+                    if function.get("name"):
+                        text.append(f"\n[tool call {function['name']}] ")
+                    text.append(function.get("arguments") or "")
             if call_keys is not None:
                 # A call's fragments share its index; the first one carries its id and name.
                 for call in delta.get("tool_calls") or []:
