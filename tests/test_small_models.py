@@ -10,7 +10,7 @@ import json
 import llm
 import pytest
 from click.testing import CliRunner
-from conftest import Step, tool
+from conftest import ScriptedModel, Step, tool
 from llm.cli import cli
 
 from llm_coding_agent import CodingAgent, CodingTools
@@ -522,3 +522,30 @@ def test_own_words_or_the_default_profile_end_the_run(model, project, profile, a
     echo_script(model, answer)
     result = agent(project, profile=profile).run(ECHO_REQUEST)
     assert len(model.prompts) == 2 and result.text == answer
+
+
+class _CappedModel(ScriptedModel):
+    """A scripted model that takes a ``max_tokens`` option, as llm's OpenAI models do."""
+
+    model_id = "scripted-capped"
+
+    class Options(llm.Options):
+        max_tokens: int | None = None
+
+
+@pytest.mark.parametrize("profile, options, sent", [
+    ("small", {}, 1024),                      # the small profile's cap
+    ("small", {"max_tokens": 4096}, 4096),    # the user's own value wins
+    ("default", {}, None),                    # other models: the model's own default
+])
+def test_small_models_answers_are_capped_unless_the_user_says_otherwise(project, profile, options, sent):
+    model = _CappedModel().script("ok")
+    CodingAgent(model=model, root=str(project), undo=False, sandbox="off", profile=profile,
+                options=options).run("hi")
+    assert model.prompts[0].options.max_tokens == sent
+
+
+def test_no_cap_is_sent_to_a_model_without_a_max_tokens_option(model, project):
+    model.script("ok")
+    CodingAgent(model=model, root=str(project), undo=False, sandbox="off", profile="small").run("hi")
+    assert "max_tokens" not in model.prompts[0].options.model_dump()

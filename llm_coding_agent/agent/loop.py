@@ -44,7 +44,7 @@ from .profiles import STEP_HINTS, described_tools, next_step_hint, profile_for
 from .prompts import system_prompt
 from .shown_code import ShownCode
 from .responses import (
-    checked_options, close_interrupted, close_response, describe_model_error, get_model, stream_tool_calls,
+    capped_output, checked_options, close_interrupted, close_response, describe_model_error, get_model, stream_tool_calls,
 )
 from .results import AgentResult, AgentStateError, ModelError, TokenUsage
 from .reviewer import ReviewedCalls
@@ -508,7 +508,7 @@ class CodingAgent(
             messages=messages,
             tools=self.tools,
             key=self.config.key,
-            options=self.options,
+            options=capped_output(self.model, self.options, self.profile.max_output_tokens),
         )
 
     def consume(self, response: llm.Response, result: AgentResult) -> None:

@@ -14,7 +14,7 @@ from llm.parts import ToolCallPart
 from .results import ModelError
 
 __all__ = [
-    "close_response", "close_interrupted", "stream_tool_calls", "describe_model_error", "get_model", "checked_options",
+    "close_response", "close_interrupted", "stream_tool_calls", "describe_model_error", "get_model", "checked_options", "capped_output",
 ]
 
 
@@ -69,6 +69,15 @@ def get_model(model: "str | llm.Model | None") -> llm.Model:
         return llm.get_model(model) if model else llm.get_model(llm.get_default_model())
     except llm.UnknownModelError as ex:
         raise ModelError(f"unknown model: {ex}") from None
+
+
+def capped_output(model: llm.Model, options: dict, cap: int | None) -> dict:
+    """``options`` with ``max_tokens=cap`` when a cap is given, the model takes a ``max_tokens``
+    option and the user set none (``ModelProfile.max_output_tokens``)."""
+    fields = getattr(model.Options, "model_fields", {})
+    if not cap or "max_tokens" in options or "max_tokens" not in fields:
+        return options
+    return {**options, "max_tokens": cap}
 
 
 def checked_options(model: llm.Model, options: dict | None) -> dict:

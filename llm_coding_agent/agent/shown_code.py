@@ -33,8 +33,9 @@ SHOWN_CODE_NUDGE = (
     "```python\n{content}```\n"
     "If no change is needed, say so in one sentence.]"
 )
-#: Files larger than this are not offered whole (the call would not fit a small model's answer).
-MAX_SUGGESTED_CHARS = 6000
+#: Files larger than this are not offered whole: the call would not fit a small model's answer
+#: (``ModelProfile.max_output_tokens``, 1,024 tokens: ~3,500 characters of code).
+MAX_SUGGESTED_CHARS = 3000
 _BLOCK = re.compile(r"```[ \t]*(?:python|py|python3)?[ \t]*\n(.*?)```", re.DOTALL | re.IGNORECASE)
 _DEFINITION = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
 
