@@ -1,10 +1,10 @@
 """Markdown tables from saved task-suite results (`bench/run_tasks.py` JSON files).
 
-    python bench/report_tasks.py RESULTS.json [LABEL=]RESULTS.json[+MORE.json] ...
+    python bench/report_tasks.py RESULTS.json [LABEL=]RESULTS.json[,MORE.json] ...
 
 Each harness in each file becomes one column, named LABEL (or the harness, with the file's
 ``--ours-args`` when given); columns appear in the order given, so "before" then "after" reads
-left to right; files joined with ``+`` are one run (split in parts, or tasks run again). Prints a per-task table (solved / seconds / tokens in+out / how it ended) and a
+left to right; files joined with ``,`` are one run (split in parts, or tasks run again). Prints a per-task table (solved / seconds / tokens in+out / how it ended) and a
 totals table, including input tokens per solved task (all input tokens sent, failed tasks
 included, divided by the tasks solved) and automatic compactions (ours only).
 """
@@ -21,10 +21,10 @@ from run_tasks import totals_for  # noqa: E402
 
 
 def load(paths: str) -> dict:
-    """One results file, or several joined with ``+`` read as one run: their results together,
+    """One results file, or several joined with ``,`` read as one run: their results together,
     a later file's record of a (harness, task) replacing an earlier one (a run split in parts,
     or a task run again), in the task order of the first file that has each task."""
-    reports = [json.loads(Path(p).read_text()) for p in paths.split("+")]
+    reports = [json.loads(Path(p).read_text()) for p in paths.split(",")]
     merged = dict(reports[0], args=dict(reports[0]["args"]))
     harnesses, records = [], {}
     for report in reports:
@@ -88,7 +88,7 @@ def main(argv: list[str]) -> int:
     if not argv or argv[0] in ("-h", "--help"):
         print(__doc__, file=sys.stderr)
         return 0 if argv else 2
-    missing = [part for a in argv if not Path(a).exists() for part in a.rpartition("=")[2].split("+")
+    missing = [part for a in argv if not Path(a).exists() for part in a.rpartition("=")[2].split(",")
                if not Path(part).exists()]
     if missing:
         print(f"Error: no such results file: {missing[0]}", file=sys.stderr)

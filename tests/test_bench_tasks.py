@@ -243,10 +243,10 @@ def test_a_run_in_parts_reads_as_one_and_a_later_record_replaces_an_earlier(tmp_
         record("ours", "a", False), record("mini", "a", False), record("ours", "b", False)]}))
     (tmp_path / "p2.json").write_text(json.dumps({"args": {"harnesses": ["ours"]}, "results": [
         record("ours", "b", True), record("ours", "c", True)]}))
-    both = f"{tmp_path / 'p1.json'}+{tmp_path / 'p2.json'}"
+    both = f"{tmp_path / 'p1.json'},{tmp_path / 'p2.json'}"
     assert report_tasks.main([f"run={both}"]) == 0
     rows = {line.split("|")[1].strip(): line for line in capsys.readouterr().out.splitlines() if line.startswith("| ")}
     assert rows["run: ours"].split("|")[2].strip() == "2/3" and rows["run: mini"].split("|")[2].strip() == "0/1"
     assert "**yes**" in rows["b"] and rows["c"].split("|")[3].strip() == "—"  # mini did not run c
-    assert report_tasks.main([f"{tmp_path / 'p1.json'}+{tmp_path / 'p3.json'}"]) == 2
+    assert report_tasks.main([f"{tmp_path / 'p1.json'},{tmp_path / 'p3.json'}"]) == 2
     assert capsys.readouterr().err.strip() == f"Error: no such results file: {tmp_path / 'p3.json'}"
