@@ -235,4 +235,46 @@ def test_content_cut_short_at_an_unescaped_quote_says_how_to_escape(project):
     assert "a double quote (\") in the code probably ended the content string early" in out
     assert not (project / "wc.py").exists()
     other = small_tools(project).write_file("wc.py", 'def f(:\n    return "x"\n')
-    assert "double quote" not in other and "Fix the mistake" in other
+    assert "double quote" not in other and "Fix the mistake and send the complete content again" in other
+    assert "edit_file" not in other  # a write's error does not send a small model to a tool it lacks
+
+
+# -- lines that only lost their quotes on the way into the JSON string ---------------------------------
+
+DOCUMENTED = '"""A minimal bank account."""\n\n\n' + ACCOUNTS
+
+
+def test_a_line_that_lost_its_quotes_is_kept_as_the_file_had_it(project):
+    # The 1.5B model's right fix, whose docstring line had become `"A minimal bank account.`.
+    (project / "accounts.py").write_text(DOCUMENTED)
+    fixed = DOCUMENTED.replace("self.balance -= amount", "if amount > self.balance:\n            raise ValueError(amount)\n"
+                               "        self.balance -= amount")
+    sent = fixed.replace('"""A minimal bank account."""', '"A minimal bank account.')
+    out = small_tools(project).write_file("accounts.py", sent)
+    assert out.startswith("Overwrote accounts.py (") and "line 1 did not compile as sent and was kept" in out, out
+    assert (project / "accounts.py").read_text() == fixed
+
+
+@pytest.mark.parametrize("sent", [
+    DOCUMENTED.replace('"""A minimal bank account."""', '"A bank account.'),        # the words changed too
+    DOCUMENTED.replace("self.balance = balance", "self.balance = (balance"),        # not a quote slip
+])
+def test_nothing_is_restored_that_differs_in_more_than_quotes(project, sent):
+    (project / "accounts.py").write_text(DOCUMENTED)
+    out = small_tools(project).write_file("accounts.py", sent)
+    assert out.startswith("Error: the write would leave accounts.py with a SyntaxError"), out
+    assert (project / "accounts.py").read_text() == DOCUMENTED
+
+
+def test_the_default_profile_and_the_preview_agree_with_what_is_written(project, model):
+    (project / "accounts.py").write_text(DOCUMENTED)
+    sent = DOCUMENTED.replace('"""A minimal bank account."""', '"A minimal bank account.').replace("+= amount", "+= 2 * amount")
+    assert "kept as the file had it" not in default_tools(project).write_file("accounts.py", sent)
+    assert (project / "accounts.py").read_text() == sent  # other profiles: written as sent
+    (project / "accounts.py").write_text(DOCUMENTED)
+    model.script(Step(tool_calls=[tool("write_file", path="accounts.py", content=sent)]), "done")
+    agent = CodingAgent(model=model, root=str(project), undo=False, sandbox="off", profile="small", approve=True)
+    preview = agent.coding_tools._preview("write_file", {"path": "accounts.py", "content": sent})
+    assert '-"""A minimal bank account."""' not in preview and "+        self.balance += 2 * amount" in preview
+    agent.run("double deposits")
+    assert (project / "accounts.py").read_text() == DOCUMENTED.replace("+= amount", "+= 2 * amount")

@@ -75,6 +75,7 @@ def refuse_broken_python(display: str, before: str | None, after: str, verb: str
         f"the {verb} would leave {display} with a {_describe(error)}. The file is unchanged. "
         f"The lines around it in your version:\n{_numbered_around(after, error.lineno)}\n"
         + (_CUT_SHORT if cut_short else
+           "Fix the mistake and send the complete content again." if verb == "write" else
            "Fix the mistake and try again. When several lines must change together, change them in "
            "one edit_file call (or write the whole file with write_file).")
     )

@@ -265,6 +265,7 @@ class CodingTools(llm.Toolbox):
                 raise ToolError(f"{display} is a directory; give a file path")
             files.check_regular(real, display)
             before = files.decode_file(real, display).text if real.exists() else None
+            content, _ = self._restore_mangled(display, before, content)
             self._refuse_lossy_write(display, before, content)
             self._refuse_broken(display, before, content, "write")
             return display, before or "", content
@@ -305,6 +306,17 @@ class CodingTools(llm.Toolbox):
             if stripped is not None:
                 return stripped, "; the read_file line numbers you copied were removed"
         return content, ""
+
+    def _restore_mangled(self, display: str, before: str | None, content: str) -> tuple[str, str]:
+        """Under ``lenient_edits``: (the content with lines that only lost quotes put back from the
+        file, a note on it or "") (tools/wholefile.py ``restore_mangled_lines``)."""
+        if not self.lenient_edits or before is None:
+            return content, ""
+        content, restored = wholefile.restore_mangled_lines(display, before, content)
+        if not restored:
+            return content, ""
+        which = ", ".join(str(n) for n in restored)
+        return content, f"; line {which} did not compile as sent and was kept as the file had it (quotes lost)"
 
     def _refuse_lossy_write(self, display: str, before: str | None, content: str) -> None:
         """Refuse a whole-file write that would lose code: an elision marker in any profile, and
@@ -401,6 +413,8 @@ class CodingTools(llm.Toolbox):
             try:
                 old = files.decode_file(real, display)
                 encoding, mode, before = old.encoding, old.mode, old.text
+                content, restored = self._restore_mangled(display, before, content)
+                tolerated += restored
                 # Keep a CRLF file CRLF: models almost always send "\n".
                 if "\r\n" in old.text and "\r\n" not in content:
                     content = content.replace("\n", "\r\n")

@@ -17,9 +17,9 @@ from __future__ import annotations
 import re
 
 from ..errors import ToolError
-from .checks import MAX_CHECKED_CHARS, definitions, is_python
+from .checks import MAX_CHECKED_CHARS, definitions, is_python, syntax_error
 
-__all__ = ["elision_markers", "dropped_definitions", "refuse_lossy_write"]
+__all__ = ["elision_markers", "dropped_definitions", "refuse_lossy_write", "restore_mangled_lines"]
 
 # A comment line (any common comment syntax) that says code was left out...
 _COMMENT = r"^\s*(?:#|//|/\*+|<!--|--|;|\*|\{/\*)\s*"
@@ -95,3 +95,40 @@ def refuse_lossy_write(display: str, before: str | None, after: str, check_defin
                 f"the complete content of {display} with every function and class kept. If you "
                 "do mean to delete them, send this same write_file call again."
             )
+
+
+#: Lines of a write restored from the file, at most (more is not a copying slip but a rewrite).
+_MAX_RESTORED = 3
+_QUOTES_AND_SPACE = re.compile(r"[\"'\s]")
+
+
+def restore_mangled_lines(display: str, before: str, after: str) -> tuple[str, list[int]]:
+    """``after`` with the lines that keep it from compiling put back as ``before`` has them, when
+    each differs from a line of ``before`` only in quotes and spaces, and the result compiles;
+    (the content, the line numbers restored), or (``after``, []) when there is nothing to do.
+
+    Small models copy a file into a JSON string and lose quotes on the way: the 1.5B model wrote
+    a right fix of ``accounts.py`` whose module docstring ``\"\"\"A minimal bank account.\"\"\"``
+    had become ``"A minimal bank account.``, and the write was refused. A line the model did not
+    mean to change is taken back from the file; nothing it did mean to change is touched, since a
+    line that differs in anything but quotes and spaces stops the repair."""
+    if not is_python(display) or len(after) > MAX_CHECKED_CHARS or syntax_error(before, display):
+        return after, []
+    originals: dict[str, str] = {}
+    for line in before.splitlines():
+        originals.setdefault(_QUOTES_AND_SPACE.sub("", line), line)
+    lines = after.splitlines()
+    restored: list[int] = []
+    while (error := syntax_error("\n".join(lines) + "\n", display)) is not None:
+        at = (error.lineno or 0) - 1
+        if len(restored) >= _MAX_RESTORED or not 0 <= at < len(lines):
+            return after, []
+        key = _QUOTES_AND_SPACE.sub("", lines[at])
+        original = originals.get(key)
+        if not key or original is None or original == lines[at]:
+            return after, []
+        lines[at] = original
+        restored.append(at + 1)
+    if not restored:
+        return after, []
+    return "\n".join(lines) + ("\n" if after.endswith("\n") else ""), restored
