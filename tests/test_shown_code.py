@@ -159,3 +159,11 @@ def test_a_sketch_gets_the_generic_nudge_not_a_write(model, project):
     make_agent(model, project).run("apply_discount adds instead of subtracting")
     assert "no file in the project was changed" in model.prompts[1].prompt
     assert (project / "prices.py").read_text() == PRICES
+
+
+def test_no_change_is_needed_after_the_call_is_an_answer_not_an_echo(model, project):
+    (project / "prices.py").write_text(PRICES)
+    model.script(FIXED, "No change is needed.")
+    result = make_agent(model, project).run("apply_discount adds instead of subtracting")
+    assert result.model_calls == 2 and result.text == "No change is needed."
+    assert (project / "prices.py").read_text() == PRICES

@@ -516,6 +516,7 @@ def test_the_request_repeated_counts_too_but_only_once_per_run(model, project):
 @pytest.mark.parametrize("profile, answer", [
     ("small", "I made add() in app.py add instead of subtract; the docstring is still missing."),
     ("small", "Done."),
+    ("small", "No change is needed."),  # short: an answer (right or wrong), never an echo
     ("default", CHANGED_STEP_HINT),
 ])
 def test_own_words_or_the_default_profile_end_the_run(model, project, profile, answer):

@@ -45,6 +45,8 @@ ECHO_NUDGE = (
 )
 #: Share of an answer's word 4-grams found in the instructions from which it is an echo.
 _ECHO_SHARE = 0.75
+#: Word 4-grams an answer needs before it can be an echo (6 words).
+_MIN_ECHO_GRAMS = 3
 _WORD = re.compile(r"[\w'-]+")
 #: A fenced code block of at least two lines.
 _CODE_BLOCK = re.compile(r"```[^\n`]*\n(?:[^\n]*\n){2,}?\s*```")
@@ -116,9 +118,10 @@ def _four_grams(text: str) -> list[tuple[str, ...]]:
 def echoes_instructions(answer: str, instructions: list[str]) -> bool:
     """The answer is (nearly) nothing but the ``instructions`` repeated: at least three quarters of
     its word 4-grams occur in them. A real summary shares words with the request, not whole runs
-    of them; an answer of fewer than 4 words is never an echo."""
+    of them; an answer of fewer than 6 words is never an echo ("No change is needed." answers a
+    nudge that offers those words; it is wrong or right, not an echo)."""
     grams = _four_grams(answer)
-    if not grams:
+    if len(grams) < _MIN_ECHO_GRAMS:
         return False
     known = set()
     for text in instructions:
