@@ -220,9 +220,14 @@ def test_activating_a_skill_is_allowed_in_plan_mode_and_never_asks(model, projec
     assert result.tool_calls[0][1].output.startswith("Skill sync-docs") and asked == []
 
 
-def test_the_small_profile_gets_one_short_line_per_skill(model, project):
+def test_a_compact_prompt_gets_one_short_line_per_skill(model, project):
+    import dataclasses
+
+    from llm_coding_agent.agent.profiles import PROFILES
+
     model.script("ok")
-    CodingAgent(model=model, root=str(project), undo=False, sandbox="off", profile="small").run("hi")
+    profile = dataclasses.replace(PROFILES["small"], offers_skills=True)
+    CodingAgent(model=model, root=str(project), undo=False, sandbox="off", profile=profile).run("hi")
     system = model.prompts[0].system
     assert "- fix-failing-test: Find and fix the bug behind a failing test.\n" in system
     assert "Use when a test fails" not in system
@@ -331,3 +336,13 @@ def test_a_skill_activated_by_the_model_is_kept_whole_when_results_are_shortened
 def test_skill_catalog_of_paths_reports_a_bad_folder(tmp_path):
     with pytest.raises(ValueError, match="SKILL.md"):
         SkillCatalog.of([tmp_path / "missing"])
+
+
+
+def test_small_models_are_not_offered_skills(model, project):
+    model.script("ok", "ok")
+    for profile in ("small", "default"):
+        CodingAgent(model=model, root=str(project), undo=False, sandbox="off", profile=profile).run("hi")
+    small, default = model.prompts
+    assert "activate_skill" not in [t.name for t in small.tools] and "fix-failing-test" not in small.system
+    assert "activate_skill" in [t.name for t in default.tools] and "fix-failing-test" in default.system

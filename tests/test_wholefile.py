@@ -278,3 +278,29 @@ def test_the_default_profile_and_the_preview_agree_with_what_is_written(project,
     assert '-"""A minimal bank account."""' not in preview and "+        self.balance += 2 * amount" in preview
     agent.run("double deposits")
     assert (project / "accounts.py").read_text() == DOCUMENTED.replace("+= amount", "+= 2 * amount")
+
+
+# -- a script that edits the file, sent as the file's content ------------------------------------------
+
+SCRIPT = ("with open('accounts.py', 'r') as file:\n    lines = file.readlines()\n"
+          "lines[5] = '        self.balance += abs(amount)\\n'\nwith open('accounts.py', 'w') as file:\n"
+          "    file.writelines(lines)\n")
+
+
+def test_a_script_that_opens_the_file_itself_is_refused_even_when_sent_twice(accounts, project):
+    tools = small_tools(project)
+    for _ in range(2):
+        out = tools.write_file("accounts.py", SCRIPT)
+        assert out.startswith("Error: accounts.py was not written: your content is a script that opens "
+                              "accounts.py itself (open('accounts.py'"), out
+    assert accounts.read_text() == ACCOUNTS
+
+
+def test_a_file_that_opened_itself_before_or_another_file_or_the_default_profile_is_written(project):
+    (project / "tool.py").write_text("print(open('tool.py').read())\n")
+    assert small_tools(project).write_file("tool.py", "print(open('tool.py').read().upper())\n").startswith("Overwrote")
+    (project / "io_utils.py").write_text("def load():\n    return 1\n")
+    content = "def load():\n    return open('data.json').read()\n"
+    assert small_tools(project).write_file("io_utils.py", content).startswith("Overwrote")
+    (project / "accounts.py").write_text(ACCOUNTS)
+    assert default_tools(project).write_file("accounts.py", SCRIPT).startswith("Overwrote")

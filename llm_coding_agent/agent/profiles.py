@@ -99,6 +99,12 @@ class ModelProfile:
     16 tasks spent their whole 300 s on a single answer of 1,450-2,000 tokens (the largest
     file of the suite is 882 characters, ~250 tokens)."""
 
+    offers_skills: bool = True
+    """Skills (``activate_skill`` and their list in the system prompt) are offered, when there are
+    any. Off for small models: the 1.5B model called ``activate_skill("extract-function",
+    file="todo.py")`` on a one-file task instead of changing the file. Decided when the agent
+    starts."""
+
     offers_todos: bool = True
     """The ``update_todos`` tool is offered outside plan mode with no todo list yet (in plan mode
     and once a plan was approved it always is). Off for small models: on the suite's one-file
@@ -144,6 +150,7 @@ PROFILES = {
         offers_delegate=False,
         offers_create_tool=False,
         offers_todos=False,
+        offers_skills=False,
         max_output_tokens=1024,
     ),
 }

@@ -74,8 +74,8 @@ class AgentSkills:
             self._notice(notice)
 
     def skill_tools(self) -> list[llm.Tool]:
-        """``activate_skill``, when there are skills to activate."""
-        if not self.skills:
+        """``activate_skill``, when there are skills to activate and the profile offers them."""
+        if not self.skills or not self.profile.offers_skills:
             return []
 
         def activate_skill(name: str, file: str = "") -> str:
@@ -90,6 +90,8 @@ class AgentSkills:
 
     def skills_prompt(self) -> str:
         """The system prompt's list of skills (names and descriptions), or ""."""
+        if not self.profile.offers_skills:
+            return ""
         section = self.skills.prompt_section(compact=self.profile.compact_prompt)
         return "\n\n" + section if section else ""
 

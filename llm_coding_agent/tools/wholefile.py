@@ -19,7 +19,7 @@ import re
 from ..errors import ToolError
 from .checks import MAX_CHECKED_CHARS, definitions, is_python, syntax_error
 
-__all__ = ["elision_markers", "dropped_definitions", "refuse_lossy_write", "restore_mangled_lines"]
+__all__ = ["elision_markers", "dropped_definitions", "opens_itself", "refuse_lossy_write", "restore_mangled_lines"]
 
 # A comment line (any common comment syntax) that says code was left out...
 _COMMENT = r"^\s*(?:#|//|/\*+|<!--|--|;|\*|\{/\*)\s*"
@@ -85,6 +85,13 @@ def refuse_lossy_write(display: str, before: str | None, after: str, check_defin
             f"the complete content of {display} (every line, changed or not), or change only part "
             "of it with edit_file."
         )
+    opener = check_definitions and opens_itself(display, before, after)
+    if opener:
+        raise ToolError(
+            f"{display} was not written: your content is a script that opens {display} itself "
+            f"({opener}), and write_file does not run it: it would become the file. Send the "
+            f"complete new content of {display} instead, every line as it should read after the change."
+        )
     if check_definitions and not confirmed:
         dropped = dropped_definitions(before, after, display)
         if dropped:
@@ -95,6 +102,17 @@ def refuse_lossy_write(display: str, before: str | None, after: str, check_defin
                 f"the complete content of {display} with every function and class kept. If you "
                 "do mean to delete them, send this same write_file call again."
             )
+
+
+def opens_itself(display: str, before: str, after: str) -> str:
+    """The ``open(...)`` of the file itself in content meant to replace it ("" if none, or if the
+    file already had one): the 1.5B model sent ``with open('dates.py') as f: lines = ...`` as
+    the new content of dates.py, a script to edit the file, and sent it twice (which confirms a
+    deletion), so the module was replaced by the script."""
+    name = re.escape(display.rsplit("/", 1)[-1])
+    pattern = re.compile(rf"""open\(\s*[rbuf]?['"](?:\./)?(?:[\w./-]*/)?{name}['"]""")
+    found = pattern.search(after)
+    return "" if found is None or pattern.search(before) else found.group(0)
 
 
 #: Lines of a write restored from the file, at most (more is not a copying slip but a rewrite).
