@@ -213,3 +213,17 @@ def test_small_models_get_update_todos_only_in_plan_mode_and_once_a_plan_is_appr
     agent.set_model(model.model_id)
     assert "update_todos" in [t.name for t in agent.tools]    # still: a list exists
 
+
+
+def test_a_continued_small_model_conversation_with_a_todo_list_offers_its_tool(model, project, tmp_path):
+    db = sqlite_utils.Database(tmp_path / "logs.db")
+    migrate(db)
+    model.script(Step(tool_calls=[("present_plan", {"steps": ["Fix add()"]})]), "done", "ok")
+    agent = make_agent(model, project, db=db, profile="small", approve=True)
+    agent.plan("fix add")
+    agent.approve_plan()
+    again = CodingAgent.load(agent.conversation_id, db=db, model=model, undo=False, sandbox="off", profile="small")
+    assert [i.step for i in again.todos.items] == ["Fix add()"]
+    assert "update_todos" in [t.name for t in again.tools]
+    fresh = make_agent(model, project, profile="small")
+    assert "update_todos" not in [t.name for t in fresh.tools]

@@ -307,11 +307,12 @@ class ToolCalls:
         if tool is None:
             return
         name = short_tool_name(tool.name)
+        wanted = wanted and name not in disabled
         names = [short_tool_name(t.name) for t in self.tools]  # type: ignore[attr-defined]
-        if wanted and name not in disabled and name not in names:
+        if wanted and name not in names:
             at = names.index(after) + 1 if after in names else len(names)
             self.tools.insert(at, tool)  # type: ignore[attr-defined]
-        elif not (wanted and name not in disabled) and name in names:
+        elif not wanted and name in names:
             del self.tools[names.index(name)]  # type: ignore[attr-defined]
 
     def _tool(self, name: str) -> llm.Tool | None:

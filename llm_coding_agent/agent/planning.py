@@ -14,8 +14,9 @@ answer it, in this process or after ``CodingAgent.load()`` in another. An approv
 plan mode and becomes the todo list; the model is told the (possibly edited) steps.
 
 **The todo list** (``update_todos``, :mod:`llm_coding_agent.tools.todo`) is offered in every
-mode (under a profile without ``offers_todos``, only in plan mode and once a list exists). It survives compaction (its text is kept with the summary) and is recovered from the
-logged calls when a conversation is continued.
+mode (under a profile without ``offers_todos``, only in plan mode and once a list exists). It
+survives compaction (its text is kept with the summary) and is recovered from the logged calls
+when a conversation is continued.
 """
 
 from __future__ import annotations
@@ -411,7 +412,6 @@ class Planning:
                     elif name == PRESENT_PLAN and output.startswith(_APPROVED):
                         planning = False
                         todos = [TodoItem(step) for step in split_steps(output.split("The plan:", 1)[-1])]
-        self.todos.set(todos or [], notify=False)
-        self.offer_profile_tools()  # a restored todo list brings its tool back
+        self.todos.set(todos or [], notify=False)  # the planning setter below offers its tool
         # Asked for (``plan=True``), or left that way: planning until a plan is approved.
         self.planning = planning or self._pending_plan_call() is not None or self.config.plan
