@@ -20,6 +20,7 @@ from pathlib import Path
 
 from ..errors import ToolError
 from ..tools import search
+from ..tools.checks import syntax_error
 from ..tools.wholefile import elision_markers
 from .guards import CHANGE_WITH_EDITS, CHANGE_WITH_WRITES, UNAPPLIED_CODE_NUDGE, shows_unapplied_code
 
@@ -69,11 +70,15 @@ def shown_definitions(text: str) -> tuple[dict[str, str], list[str]]:
         lines = code.splitlines()
         for node in tree.body:
             if isinstance(node, _DEFINITION) and not _has_placeholder(node):
-                start = min([node.lineno] + [d.lineno for d in node.decorator_list])
-                found[node.name] = "\n".join(lines[start - 1:node.end_lineno])
+                found[node.name] = "\n".join(lines[_first_line(node) - 1:node.end_lineno])
             elif isinstance(node, (ast.Import, ast.ImportFrom)):
                 imports.extend(lines[node.lineno - 1:node.end_lineno])
     return found, imports
+
+
+def _first_line(node: ast.AST) -> int:
+    """Where a definition starts: its first decorator, else its ``def``/``class`` line."""
+    return min([node.lineno] + [d.lineno for d in node.decorator_list])
 
 
 def _has_placeholder(node: ast.AST) -> bool:
@@ -105,8 +110,7 @@ def merged_content(original: str, shown: dict[str, str], imports: list[str]) -> 
     spans = {}
     for node in tree.body:
         if isinstance(node, _DEFINITION) and node.name in shown:
-            start = min([node.lineno] + [d.lineno for d in node.decorator_list])
-            spans[node.name] = (start, node.end_lineno)
+            spans[node.name] = (_first_line(node), node.end_lineno)
     if not spans:
         return None
     lines = original.splitlines()
@@ -127,9 +131,7 @@ def merged_content(original: str, shown: dict[str, str], imports: list[str]) -> 
     merged = "\n".join(lines) + "\n"
     if elision_markers(original, merged, "shown.py"):
         return None
-    try:
-        compile(merged, "<merged>", "exec")
-    except (SyntaxError, ValueError):
+    if syntax_error(merged, "shown.py") is not None:
         return None
     return None if merged.strip() == original.strip() else merged
 
