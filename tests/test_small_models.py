@@ -330,6 +330,73 @@ def test_repair_keeps_the_rules_for_what_is_a_call(text):
     assert parse_text_tool_calls(text, resolve, repair=True) == []
 
 
+# Measured in the native-template run: a file's code written into the JSON string with its own
+# quotes unescaped (a docstring), or as a Python triple-quoted string. json_repair made the rest of
+# the code into argument names; the last argument is read as the string it plainly is instead.
+DOCSTRING_QUOTES = (
+    '```json\n{\n  "name": "CodingTools_write_file",\n  "arguments": {\n    "path": "bank.py",\n'
+    '    "content": "class Account:\\n    """A bank account."""\\n    def __init__(self):\\n'
+    '        self.owner = \\"me\\"\\n"\n  }\n}\n```'
+)
+TRIPLE_QUOTED = (
+    '```json\n{\n  "name": "write_file",\n  "arguments": {\n    "path": "series.py",\n'
+    '    "content": """\n    def mean(values):\n        """Average of values."""\n'
+    '        return sum(values) / len(values)\n    """\n  }\n}\n```'
+)
+RAW_CODE = (
+    '```json\n{"name": "write_file", "arguments": {"path": "j.py", "content": "def join(parts):\n'
+    '    return "\\n".join(parts)\n"}}\n```'
+)
+
+
+def test_code_with_unescaped_quotes_is_read_as_the_content_it_is():
+    assert parse_text_tool_calls(DOCSTRING_QUOTES, resolve, repair=True) == [
+        ("CodingTools_write_file", {
+            "path": "bank.py",
+            "content": 'class Account:\n    """A bank account."""\n    def __init__(self):\n        self.owner = "me"\n',
+        })
+    ]
+    assert parse_text_tool_calls(TRIPLE_QUOTED, resolve, repair=True) == [
+        ("CodingTools_write_file", {
+            "path": "series.py",
+            "content": 'def mean(values):\n    """Average of values."""\n    return sum(values) / len(values)\n',
+        })
+    ]
+    # Code typed with raw newlines keeps its backslashes: "\n".join stays "\n".join.
+    assert parse_text_tool_calls(RAW_CODE, resolve, repair=True) == [
+        ("CodingTools_write_file", {"path": "j.py", "content": 'def join(parts):\n    return "\\n".join(parts)\n'})
+    ]
+    # Without repair none of them is a call.
+    for text in (DOCSTRING_QUOTES, TRIPLE_QUOTED, RAW_CODE):
+        assert parse_text_tool_calls(text, resolve) == []
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # The same call among prose is an example, not a call (two blocks with prose around them).
+        "First:\n" + DOCSTRING_QUOTES + "\nthen:\n" + TRIPLE_QUOTED,
+        # Not a tool that exists.
+        DOCSTRING_QUOTES.replace("CodingTools_write_file", "CodingTools_format_disk"),
+        # A Python block holding the same text is code, not a call.
+        DOCSTRING_QUOTES.replace("```json", "```python"),
+        # An extra key beside name and arguments.
+        TRIPLE_QUOTED.replace('"name": "write_file",', '"name": "write_file", "why": "x",'),
+    ],
+)
+def test_reading_the_last_argument_keeps_the_rules_for_what_is_a_call(text):
+    assert parse_text_tool_calls(text, resolve, repair=True) == []
+
+
+def test_the_small_profile_writes_code_sent_with_unescaped_docstring_quotes(model, project):
+    model.script(DOCSTRING_QUOTES, "Done.")
+    result = agent(project, profile="small").run("make bank.py")
+    assert (project / "bank.py").read_text() == (
+        'class Account:\n    """A bank account."""\n    def __init__(self):\n        self.owner = "me"\n'
+    )
+    assert result.text == "Done."
+
+
 def test_the_small_profile_runs_a_repaired_call_and_the_default_does_not(model, project):
     model.script(RAW_NEWLINES.replace("a.py", "made.py"), "Done.")
     result = agent(project, profile="small").run("make made.py")

@@ -1,8 +1,9 @@
-"""Checks on a Python file's proposed content, for ``write_file``/``edit_file`` (``check_edits``).
+"""Checks on a file's proposed content, for ``write_file``/``edit_file`` (``check_edits``).
 
-A change that would leave a ``.py`` file unable to compile is refused before anything is written,
-with the lines around the error; an accepted change gets a one-line report of the undefined names
-and redefinitions it introduces (pyflakes). Both work in-process on the new text: no command runs,
+A change that would leave a ``.py`` file unable to compile, or a ``.json`` file that parsed before
+unable to parse, is refused before anything is written, with the lines around the error; an
+accepted change of a Python file gets a one-line report of the undefined names and redefinitions
+it introduces (pyflakes). Both work in-process on the new text: no command runs,
 and a check takes milliseconds. The grammar is the running interpreter's, so a file using syntax
 newer than it (and already failing to compile before the change) is written all the same.
 """
@@ -10,11 +11,16 @@ newer than it (and already failing to compile before the change) is written all 
 from __future__ import annotations
 
 import ast
+import json
+import re
 import warnings
 
 from ..errors import ToolError
 
-__all__ = ["is_python", "syntax_error", "refuse_broken_python", "python_check_line", "definitions", "removed_top_level_names"]
+__all__ = [
+    "is_python", "syntax_error", "refuse_broken_python", "python_check_line", "definitions", "removed_top_level_names",
+    "is_json", "json_error", "refuse_broken_json", "passes_check",
+]
 
 #: Texts larger than this are not checked (a generated file; the check would cost more than it tells).
 MAX_CHECKED_CHARS = 1_000_000
@@ -79,6 +85,55 @@ def refuse_broken_python(display: str, before: str | None, after: str, verb: str
            "Fix the mistake and try again. When several lines must change together, change them in "
            "one edit_file call (or write the whole file with write_file).")
     )
+
+
+#: JSON files that are JSON with comments by convention (tsconfig, VS Code and dev container
+#: settings): a comment there is not a mistake, so they are not checked.
+_JSONC = re.compile(r"(^|/)(tsconfig[^/]*|jsconfig[^/]*|\.vscode/[^/]+|\.devcontainer/[^/]+|devcontainer)\.json$")
+
+
+def is_json(display: str) -> bool:
+    return display.endswith(".json") and not _JSONC.search(display)
+
+
+def json_error(text: str) -> json.JSONDecodeError | None:
+    """Why ``text`` is not a JSON document (None when it is)."""
+    try:
+        json.loads(text)
+    except json.JSONDecodeError as ex:
+        return ex
+    except (ValueError, RecursionError):
+        return None
+    return None
+
+
+def refuse_broken_json(display: str, before: str | None, after: str, verb: str = "edit") -> None:
+    """Raise a ToolError when ``after`` is not valid JSON but ``before`` was: the model sees the
+    parser's message and the lines around it, and nothing is written. A new file, or one that did
+    not parse before (JSON with comments, a template), may be written in any state."""
+    if not is_json(display) or before is None or max(len(before), len(after)) > MAX_CHECKED_CHARS:
+        return
+    error = json_error(after)
+    if error is None or json_error(before) is not None:
+        return
+    raise ToolError(
+        f"the {verb} would leave {display} as invalid JSON ({error.msg} at line {error.lineno}, "
+        f"column {error.colno}). The file is unchanged. The lines around it in your version:\n"
+        f"{_numbered_around(after, error.lineno)}\n"
+        + ("Fix the mistake and send the complete content again." if verb == "write"
+           else "Fix the mistake and try again.")
+    )
+
+
+def passes_check(display: str, text: str) -> bool:
+    """Whether ``text`` compiles (a ``.py`` file) or parses (a ``.json`` file); True for others."""
+    if len(text) > MAX_CHECKED_CHARS:
+        return True
+    if is_python(display):
+        return syntax_error(text, display) is None
+    if is_json(display):
+        return json_error(text) is None
+    return True
 
 
 #: A whole-file write whose content stops in the middle of its last statement: the usual cause

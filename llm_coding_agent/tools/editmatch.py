@@ -74,6 +74,26 @@ def _strip_numbered(lines: list[str], prefix: re.Pattern) -> list[str] | None:
     return stripped if numbered else None
 
 
+def strip_glued_numbers(content: str) -> str | None:
+    """``content`` without a line number glued to the start of every line (``1{``, ``2  "app"``:
+    a model copying numbered lines without their separator), or None. Only when the numbers are
+    exactly 1, 2, 3, ... on every line, blank lines included; the caller keeps the result only
+    when it compiles or parses and the content as sent does not, since a numbered list is just as
+    regular."""
+    lines = content.split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
+    if len(lines) < 3:
+        return None
+    stripped = []
+    for number, line in enumerate(lines, start=1):
+        label = str(number)
+        if not line.startswith(label):
+            return None
+        stripped.append(line[len(label):])
+    return "\n".join(stripped) + ("\n" if content.endswith("\n") else "")
+
+
 def strip_numbered_content(content: str) -> str | None:
     """A whole file's ``content`` without ``read_file``'s ``number<TAB>`` prefixes, when every
     non-blank line carries one (a model rewriting a file it saw numbered), and without the

@@ -260,7 +260,7 @@ class CodingTools(llm.Toolbox):
         computed without touching anything; raises ToolError when the call would fail."""
         real, display = self._resolve(arguments.get("path"), for_write=True)
         if name == "write_file":
-            content, _ = self._write_content(_as_str(arguments.get("content"), "content"))
+            content, _ = self._write_content(_as_str(arguments.get("content"), "content"), display)
             if real.is_dir():
                 raise ToolError(f"{display} is a directory; give a file path")
             files.check_regular(real, display)
@@ -298,13 +298,18 @@ class CodingTools(llm.Toolbox):
                 message += " For a file this small, you can also call write_file with the complete new content."
             raise ToolError(message) from None
 
-    def _write_content(self, content: str) -> tuple[str, str]:
+    def _write_content(self, content: str, display: str) -> tuple[str, str]:
         """(``write_file``'s content, a note on what was tolerated or ""): under ``lenient_edits``
-        the line-number prefixes of a file copied from a numbered read are removed."""
+        the line-number prefixes of a file copied from a numbered read are removed, and so are
+        line numbers glued to every line when only their removal makes the file compile or parse."""
         if self.lenient_edits:
             stripped = editmatch.strip_numbered_content(content)
             if stripped is not None:
                 return stripped, "; the read_file line numbers you copied were removed"
+            glued = editmatch.strip_glued_numbers(content)
+            if (glued is not None and not checks.passes_check(display, content)
+                    and checks.passes_check(display, glued) and glued != content):
+                return glued, "; the line numbers at the start of every line were removed"
         return content, ""
 
     def _restore_mangled(self, display: str, before: str | None, content: str) -> tuple[str, str]:
@@ -331,9 +336,11 @@ class CodingTools(llm.Toolbox):
             raise
 
     def _refuse_broken(self, display: str, before: str | None, after: str, verb: str) -> None:
-        """Under ``check_edits``, refuse a change that leaves a Python file unable to compile."""
+        """Under ``check_edits``, refuse a change that leaves a Python file unable to compile or a
+        JSON file unable to parse."""
         if self.check_edits:
             checks.refuse_broken_python(display, before, after, verb)
+            checks.refuse_broken_json(display, before, after, verb)
 
     def _check_line(self, display: str, before: str | None, after: str) -> str:
         """Under ``check_edits``, the line reporting on a changed Python file ("" otherwise),
@@ -402,7 +409,7 @@ class CodingTools(llm.Toolbox):
         """
         self._refuse_if_read_only("write_file", {"path": path, "content": content})
         real, display = self._resolve(path, for_write=True)
-        content, tolerated = self._write_content(_as_str(content, "content"))
+        content, tolerated = self._write_content(_as_str(content, "content"), display)
         if real.is_dir():
             raise ToolError(f"{display} is a directory; give a file path")
         files.check_regular(real, display)
