@@ -11,6 +11,7 @@ from conftest import Step, tool
 from llm_coding_agent import CodingAgent
 from llm_coding_agent.agent.examples import EXAMPLES_FAIL_PROMPT, request_examples
 from llm_coding_agent.agent.profiles import PROFILES
+from llm_coding_agent.agent.verify import MAX_TEST_CHECKS, VERIFY_CALL_ID
 
 
 def pairs(text):
@@ -78,8 +79,32 @@ def test_a_wrong_fix_is_sent_back_with_what_the_call_returned(model, pager):
     assert "import doctest" not in sent  # the check's script is not shown to the model
     assert result.text == "Fixed now."
     assert "(page - 1) * per_page" in (pager / "pager.py").read_text()
-    assert len(model.prompts) == 4  # checked once per run
-    assert result.tests_passed is None  # the fix after the failed check was not checked again
+    assert len(model.prompts) == 4  # the fix after the failed check was checked too, and holds
+    checks = [r.output for c, r in result.tool_calls if c.tool_call_id == VERIFY_CALL_ID]
+    assert len(checks) == 2 and "examples: FAILED" in checks[0] and "examples: all hold" in checks[1]
+    assert result.tests_passed is None  # an example that holds is not a test suite that passed
+
+
+def test_a_second_wrong_fix_is_sent_back_and_a_third_change_is_not_checked(model, pager):
+    model.script(
+        edit("start = page * per_page", "start = page * per_page - 1"), "Fixed.",
+        edit("start = page * per_page - 1", "start = page * per_page - 2"), "Fixed now.",
+        edit("start = page * per_page - 2", "start = (page - 1) * per_page"), "Surely fixed.",
+    )
+    result = agent(pager).run(REQUEST)
+    assert model.prompts[2].prompt.startswith(EXAMPLES_FAIL_PROMPT)
+    assert model.prompts[4].prompt.startswith(EXAMPLES_FAIL_PROMPT)
+    assert "returned [1, 2, 3]" in model.prompts[4].prompt
+    assert len(model.prompts) == 6 and result.text == "Surely fixed."
+    assert [c.tool_call_id for c, _ in result.tool_calls].count(VERIFY_CALL_ID) == MAX_TEST_CHECKS == 2
+    assert result.tests_passed is None  # changed after the last check: out of date, not "passed"
+
+
+def test_no_second_check_without_a_change_after_the_first(model, pager):
+    model.script(edit("start = page * per_page", "start = page * per_page - 1"), "Fixed.", "It is fixed.")
+    result = agent(pager).run(REQUEST)
+    assert [c.tool_call_id for c, _ in result.tool_calls].count(VERIFY_CALL_ID) == 1
+    assert result.tests_passed is False
 
 
 def test_a_run_that_ends_with_its_examples_failing_reports_tests_failed(model, pager):

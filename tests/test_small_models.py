@@ -433,15 +433,15 @@ def test_passing_tests_are_run_once_and_recorded(model, tested):
     assert len(model.prompts) == 2  # nothing more was asked of the model
 
 
-def test_failing_tests_go_back_to_the_model_once(model, tested):
+def test_failing_tests_go_back_to_the_model_and_its_fix_is_checked_too(model, tested):
     model.script(Step(tool_calls=[WRONG_FIX]), "Fixed.", Step(tool_calls=[tool("edit_file", path="app.py", old_string="a * b", new_string="a + b")]), "Now fixed.")
     result = agent(tested, profile="small").run("fix add")
     feedback = model.prompts[2].prompt
     assert feedback.startswith(TESTS_FAIL_PROMPT) and "$ python -m pytest -q" in feedback and "assert 6 == 5" in feedback
-    # The second time the model ends without running them, they are not run again (once per run).
-    assert len(commands(result)) == 1 and result.text == "Now fixed."
-    # The last test run failed, but a change came after it: not known to pass or fail.
-    assert result.tests_passed is None
+    # The model ends again without running them after its second change: they run once more,
+    # pass, and nothing more is sent.
+    assert len(commands(result)) == 2 and result.text == "Now fixed." and len(model.prompts) == 4
+    assert result.tests_passed is True
     assert (tested / "app.py").read_text() == "def add(a, b):\n    return a + b\n"
 
 

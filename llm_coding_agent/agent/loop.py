@@ -84,7 +84,7 @@ class RunState:
     sent: list = field(default_factory=list)  # what finish() sent back, for the echo check
     echo_nudged: bool = False
     request: str = ""
-    tests_checked: bool = False
+    test_checks: int = 0
     plan_nudged: bool = False
     stop_hook_rounds: int = 0
 
@@ -395,7 +395,7 @@ class CodingAgent(
             self.unapplied_code_nudge(result, run)  # agent/shown_code.py
             or self._echo_nudge(result, run)
             or self.plan_nudge(result, run)  # plan mode: asked once for the plan not presented
-            or (self.run_tests_once(result, run) if self.profile.verify_with_tests else None)
+            or (self.check_with_tests(result, run) if self.profile.verify_with_tests else None)
             or self.stop_hooks(result, run)  # agent/hooked.py
         )
         if message:

@@ -1,10 +1,12 @@
 """Closing the loop with the tests: which commands are test runs, how they ended, and (under the
-``verify_with_tests`` profile choice) running the tests once when the model ends a run that
-changed files without having run them after its last change.
+``verify_with_tests`` profile choice) running the tests when the model ends a run that changed
+files without having run them after its last change.
 
 Aider retried until the tests passed and went from 20.3 % to 26.3 % on SWE-bench Lite; a small
-model rarely runs the tests unprompted, so the agent runs them for it, once, through the same
-tool, approval and sandbox as any command, and sends a failure back to be fixed.
+model rarely runs the tests unprompted, so the agent runs them for it, through the same tool,
+approval and sandbox as any command, and sends a failure back to be fixed. At most
+:data:`MAX_TEST_CHECKS` times a run: the second check only when the model changed files again
+after a failing one, so its fix is checked too and the run's ``tests_passed`` says how it ended.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ __all__ = [
     "needs_verification",
     "project_has_tests",
     "command_for_tests",
+    "MAX_TEST_CHECKS",
 ]
 
 #: What the model is told, with the output, when the tests the agent ran fail.
@@ -40,6 +43,8 @@ TESTS_FAIL_PROMPT = "The tests fail after your change; fix the code."
 MAX_FAILURE_CHARS = 6_000
 #: The id of the test run the agent makes itself (callbacks and ``--json`` events show it).
 VERIFY_CALL_ID = "llm-code-verify-tests"
+#: Checks the agent runs in one run, at most (each costs a test run and, failing, a model call).
+MAX_TEST_CHECKS = 2
 
 _COMMAND_TOOL = f"{CODING_TOOL_PREFIX}execute_command"
 #: Programs that are test runners whatever their arguments.
@@ -140,6 +145,12 @@ def needs_verification(tool_calls: list[tuple[llm.ToolCall, llm.ToolResult]]) ->
     )
 
 
+def _changed_since_check(tool_calls: list[tuple[llm.ToolCall, llm.ToolResult]]) -> bool:
+    """A file changed after the agent's last check, and no test command ran since."""
+    last_check = max((i for i, (c, _) in enumerate(tool_calls) if c.tool_call_id == VERIFY_CALL_ID), default=-1)
+    return any(changed_a_file(c, r) for c, r in tool_calls[last_check + 1 :]) and needs_verification(tool_calls)
+
+
 _SKIPPED_DIRS = {"node_modules", "__pycache__", "site-packages", "venv", "env", "build", "dist"}
 #: Directory entries looked at, at most, when searching a project for test files.
 _MAX_ENTRIES = 5_000
@@ -206,17 +217,18 @@ class VerifyWithTests:
     :class:`~.calls.ToolCalls`): it relies on the agent's ``root``, ``execute_call``, ``_tool``,
     ``on_tool`` and ``_notice``."""
 
-    def run_tests_once(self, result: AgentResult, run) -> str | None:
-        """Once per run (``run`` is the loop's ``RunState``): when ``result``'s calls changed
-        files and no test command ran after the last change, run the project's tests through
-        ``execute_command`` (approval, sandbox and callbacks as for the model's own calls).
-        Returns the prompt to send when they fail, else None."""
-        if run.tests_checked:
+    def check_with_tests(self, result: AgentResult, run) -> str | None:
+        """When ``result``'s calls changed files and no test command ran after the last change,
+        run the project's tests through ``execute_command`` (approval, sandbox and callbacks as
+        for the model's own calls). Returns the prompt to send when they fail, else None. At
+        most :data:`MAX_TEST_CHECKS` times per run (``run`` is the loop's ``RunState``), and
+        after the first only when files changed since the last check."""
+        changed = needs_verification(result.tool_calls)
+        if run.test_checks >= MAX_TEST_CHECKS or (run.test_checks and not _changed_since_check(result.tool_calls)):
             return None
-        run.tests_checked = True
+        run.test_checks += 1
         if self._tool(_COMMAND_TOOL) is None:
             return None
-        changed = needs_verification(result.tool_calls)
         command = command_for_tests(self.root, run.request) if changed else None
         lead, why, shown = TESTS_FAIL_PROMPT, "the tests", None
         if command is not None:
