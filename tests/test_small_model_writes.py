@@ -112,3 +112,29 @@ def test_which_files_count_as_json():
     assert not checks.is_json(".vscode/launch.json") and not checks.is_json("config.yaml")
     assert checks.passes_check("a.json", "[1, 2]") and not checks.passes_check("a.json", "[1,")
     assert checks.passes_check("notes.txt", "[1,")
+
+
+STUB = 'def parse(text):\n    """Parse text."""\n    raise NotImplementedError\n\n\ndef other():\n    return 1\n'
+
+
+def test_a_write_that_leaves_a_stub_says_so(project):
+    (project / "durations.py").write_text(STUB)
+    out = small_tools(project).write_file("durations.py", STUB.replace("return 1", "return 2"))
+    assert out.endswith("Check: compiles, but parse() still only raises NotImplementedError. "
+                        "Fix these unless they are intended."), out
+    out = small_tools(project).write_file("durations.py", STUB.replace("raise NotImplementedError", "return int(text)"))
+    assert out.endswith("Check: compiles; no undefined names."), out
+
+
+def test_abstract_methods_and_other_raises_are_not_stubs():
+    text = (
+        "class Base:\n    def run(self):\n        raise NotImplementedError\n\n\n"
+        "def fail():\n    raise ValueError('no')\n\n\ndef todo():\n    raise NotImplementedError('later')\n"
+    )
+    assert checks.stub_functions(text, "m.py") == ["todo"]
+    assert checks.stub_functions("def f(:\n", "m.py") == []
+
+
+def test_the_default_toolbox_reports_no_stub(project):
+    out = CodingTools(str(project), sandbox="off").write_file("durations.py", STUB)
+    assert out == f"Created durations.py ({len(STUB)} bytes)"

@@ -19,7 +19,7 @@ from ..errors import ToolError
 
 __all__ = [
     "is_python", "syntax_error", "refuse_broken_python", "python_check_line", "definitions", "removed_top_level_names",
-    "is_json", "json_error", "refuse_broken_json", "passes_check",
+    "is_json", "json_error", "refuse_broken_json", "passes_check", "stub_functions",
 ]
 
 #: Texts larger than this are not checked (a generated file; the check would cost more than it tells).
@@ -183,16 +183,40 @@ def python_check_line(display: str, before: str | None, after: str, elsewhere: s
         earlier = _problems(before, display) if before is not None else []
         known = {identity for _, _, identity in earlier or []}
         new = [(line, text) for line, text, identity in problems if identity not in known]
-    if new:
+    stubs = "; ".join(f"{name}() still only raises NotImplementedError" for name in stub_functions(after, display))
+    if new or stubs:
         listed = "; ".join(f"line {line}: {text}" for line, text in new[:_MAX_PROBLEMS])
         more = f" (and {len(new) - _MAX_PROBLEMS} more)" if len(new) > _MAX_PROBLEMS else ""
-        extra = f"; {elsewhere}" if elsewhere else ""
-        return f"Check: compiles, but {listed}{more}{extra}. Fix these unless they are intended."
+        found = "; ".join(part for part in (listed + more, stubs, elsewhere) if part)
+        return f"Check: compiles, but {found}. Fix these unless they are intended."
     if elsewhere:
         return f"Check: compiles, but {elsewhere}. Update those uses too."
     if problems is None:
         return "Check: compiles."
     return "Check: compiles; no new undefined names." if problems else "Check: compiles; no undefined names."
+
+
+def stub_functions(text: str, display: str) -> list[str]:
+    """Module-level functions of ``text`` whose whole body (after the docstring) is ``raise
+    NotImplementedError``: a stub the model was asked to implement and left, while saying it had
+    (measured: ``implement_parse_duration``). Methods are left out: an abstract method is one."""
+    try:
+        tree = ast.parse(text, display)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return []
+    stubs = []
+    for node in tree.body:
+        if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            continue
+        body = node.body
+        if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant) \
+                and isinstance(body[0].value.value, str):
+            body = body[1:]
+        if len(body) == 1 and isinstance(body[0], ast.Raise) and body[0].exc is not None:
+            raised = body[0].exc.func if isinstance(body[0].exc, ast.Call) else body[0].exc
+            if isinstance(raised, ast.Name) and raised.id == "NotImplementedError":
+                stubs.append(node.name)
+    return stubs
 
 
 def definitions(text: str, display: str) -> list[str] | None:
