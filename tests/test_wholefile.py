@@ -175,10 +175,24 @@ def test_an_attached_file_copied_whole_loses_its_wrapper_and_numbers(accounts, p
     assert accounts.read_text() == changed
 
 
+def test_a_first_line_that_lost_its_number_is_kept_as_code(accounts, project):
+    # Measured (native template): the JSON string began with the code of line 1, the rest numbered.
+    changed = ACCOUNTS.replace("self.balance -= amount", "self.balance -= abs(amount)")
+    lines = changed.splitlines()
+    sent = lines[0] + "\n" + "".join(f"{n}\t{line}\n" for n, line in enumerate(lines[1:], 2))
+    out = small_tools(project).write_file("accounts.py", sent)
+    assert "the read_file line numbers you copied were removed" in out, out
+    assert accounts.read_text() == changed
+
+
 def test_numbers_stay_when_not_every_line_has_them_or_in_the_default_profile(project):
     mixed = "     1\tx = 1\ny = 2\n"
     assert small_tools(project).write_file("data.txt", mixed).startswith("Created data.txt")
     assert (project / "data.txt").read_text() == mixed
+    # A bare first line counts only when the second is numbered 2.
+    for bare_first in ("x = 0\n     3\ty = 2\n", "x = 0\n     2\ty = 2\nz = 3\n"):
+        small_tools(project).write_file("data3.txt", bare_first)
+        assert (project / "data3.txt").read_text() == bare_first
     numbered = "     1\tx = 1\n     2\ty = 2\n"
     default_tools(project).write_file("data2.txt", numbered)
     assert (project / "data2.txt").read_text() == numbered

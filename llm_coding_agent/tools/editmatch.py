@@ -108,10 +108,14 @@ def strip_numbered_content(content: str) -> str | None:
             lines.pop()
         if lines and lines[-1].strip() == "</file>":
             lines = lines[:-1] + [""]
-    matches = [(line, re.match(r" *\d+\t", line)) for line in lines]
-    if not any(m for _, m in matches) or any(line.strip() and not m for line, m in matches):
+    matches = [(line, re.match(r" *(\d+)\t", line)) for line in lines]
+    # The first line may have lost its "     1\t" (the model began the string with the code) when
+    # the second line is numbered 2.
+    first_bare = len(matches) > 1 and not matches[0][1] and bool(matches[1][1]) and matches[1][1].group(1) == "2"
+    if not any(m for _, m in matches) or any(line.strip() and not m for line, m in matches[first_bare:]):
         return None
-    return "\n".join(line[m.end():] if m else "" for line, m in matches)
+    return "\n".join(line[m.end():] if m else (line if i == 0 and first_bare else "")
+                     for i, (line, m) in enumerate(matches))
 
 
 def strip_line_numbers(old: str, new: str) -> tuple[str, str] | None:
