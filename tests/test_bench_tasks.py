@@ -118,7 +118,7 @@ def test_meter_counts_plain_and_streamed_calls():
         snap = meter.snapshot()
         assert (snap["model_calls"], snap["input_tokens"], snap["output_tokens"]) == (2, 18, 5)
         # What the streamed call generated is kept (a runaway answer can be read afterwards).
-        assert meter.outputs == ["", 'hi\n[tool call write_file] {"path": "a"}']
+        assert meter.outputs == ["hi", 'hi\n[tool call write_file] {"path": "a"}']
         meter.reset()
         assert meter.snapshot()["model_calls"] == 0 and meter.outputs == []
     finally:

@@ -164,8 +164,13 @@ class Meter:
                             body = json.loads(buffer)
                             usage = body.get("usage")
                             for n, choice in enumerate(body.get("choices") or []):
-                                calls = (choice.get("message") or {}).get("tool_calls") or []
+                                message = choice.get("message") or {}
+                                calls = message.get("tool_calls") or []
                                 call_keys.update((n, i) for i in range(len(calls)))
+                                # What the model said, as for a streamed call (model-output.txt).
+                                text.append(message.get("content") or "")
+                                text.extend(f"\n[tool call {(c.get('function') or {}).get('name')}] "
+                                            f"{(c.get('function') or {}).get('arguments')}" for c in calls)
                         except (ValueError, AttributeError):
                             usage = None
                     elif is_chat and buffer:
