@@ -146,9 +146,9 @@ def needs_verification(tool_calls: list[tuple[llm.ToolCall, llm.ToolResult]]) ->
 
 
 def _changed_since_check(tool_calls: list[tuple[llm.ToolCall, llm.ToolResult]]) -> bool:
-    """A file changed after the agent's last check, and no test command ran since."""
+    """A file changed after the agent's last check."""
     last_check = max((i for i, (c, _) in enumerate(tool_calls) if c.tool_call_id == VERIFY_CALL_ID), default=-1)
-    return any(changed_a_file(c, r) for c, r in tool_calls[last_check + 1 :]) and needs_verification(tool_calls)
+    return any(changed_a_file(c, r) for c, r in tool_calls[last_check + 1 :])
 
 
 _SKIPPED_DIRS = {"node_modules", "__pycache__", "site-packages", "venv", "env", "build", "dist"}
@@ -224,7 +224,9 @@ class VerifyWithTests:
         most :data:`MAX_TEST_CHECKS` times per run (``run`` is the loop's ``RunState``), and
         after the first only when files changed since the last check."""
         changed = needs_verification(result.tool_calls)
-        if run.test_checks >= MAX_TEST_CHECKS or (run.test_checks and not _changed_since_check(result.tool_calls)):
+        if run.test_checks >= MAX_TEST_CHECKS or (
+            run.test_checks and not (changed and _changed_since_check(result.tool_calls))
+        ):
             return None
         run.test_checks += 1
         if self._tool(_COMMAND_TOOL) is None:

@@ -308,7 +308,7 @@ class CodingTools(llm.Toolbox):
                 return stripped, "; the read_file line numbers you copied were removed"
             glued = editmatch.strip_glued_numbers(content)
             if (glued is not None and not checks.passes_check(display, content)
-                    and checks.passes_check(display, glued) and glued != content):
+                    and checks.passes_check(display, glued)):
                 return glued, "; the line numbers at the start of every line were removed"
         return content, ""
 
