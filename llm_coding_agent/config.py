@@ -102,7 +102,7 @@ class AgentConfig:
         multiple=True, metavar="NAME", convert=list,
     )
     """Names of tools to withhold from the model (``execute_command`` or
-    ``CodingTools_execute_command``; ``delegate``, the sub-agent tool)."""
+    ``CodingTools_execute_command``; ``delegate``, the sub-agent tool; ``activate_skill``)."""
 
     allow: list = _option(
         [], flags=("--allow",), help='Pre-approve commands matching a glob, e.g. "pytest*"',

@@ -106,6 +106,10 @@ REAL_LOCAL_WEIGHTS = os.environ.get("LLM_CODE_LOCAL_MODEL")
 def user_dir(tmp_path_factory, monkeypatch):
     path = tmp_path_factory.mktemp("llm-user")
     monkeypatch.setenv("LLM_USER_PATH", str(path))
+    # The user's own ~/.claude (skills, commands, settings) must not reach a test's agent.
+    home = path / "home"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
     monkeypatch.delenv("KEYED_API_KEY", raising=False)
     # The built-in model never fetches 1 GB of weights in a test, and sees no weights unless a
     # test gives them.

@@ -233,6 +233,60 @@ def test_a_compact_prompt_gets_one_short_line_per_skill(model, project):
     assert "Use when a test fails" not in system
 
 
+def _tool_names(prompt) -> set[str]:
+    return {t.name for t in prompt.tools}
+
+
+def test_switching_to_a_larger_model_brings_the_skills_and_its_system_prompt_back(model, project):
+    model.script("small answer", "large answer", "same model again")
+    agent = CodingAgent(model=model, root=str(project), undo=False, sandbox="off", profile="small")
+    agent.run("hi")
+    agent.config.profile = "auto"  # the scripted model's id gets the default profile
+    agent.set_model("scripted")
+    agent.run("and now?")
+    agent.run("once more")
+    small, large, again = model.prompts
+    assert "activate_skill" not in _tool_names(small) and "fix-failing-test" not in system_of(small)
+    assert "activate_skill" in _tool_names(large)
+    # The default profile's own system prompt, with the skills listed, goes with the next request.
+    assert "fix-failing-test" in system_of(large) and len(system_of(large)) > len(system_of(small))
+    assert "activate_skill" in _tool_names(again) and not again.system  # sent once per switch
+
+
+def test_switching_to_a_small_model_withholds_skills_and_sends_the_compact_prompt(model, project):
+    model.script("large answer", "small answer")
+    agent = CodingAgent(model=model, root=str(project), undo=False, sandbox="off")
+    agent.run("hi")
+    agent.config.profile = "small"
+    agent.set_model("scripted")
+    agent.run("and now?")
+    large, small = model.prompts
+    assert "activate_skill" in _tool_names(large)
+    assert "activate_skill" not in _tool_names(small)
+    assert "Use one tool at a time" in system_of(small) and "fix-failing-test" not in system_of(small)
+
+
+def test_switching_to_a_model_of_the_same_profile_resends_no_system_prompt(model, project):
+    model.script("one", "two")
+    agent = CodingAgent(model=model, root=str(project), undo=False, sandbox="off")
+    agent.run("hi")
+    agent.set_model("scripted")
+    agent.run("and now?")
+    assert model.prompts[0].system and not model.prompts[1].system
+
+
+def test_a_disabled_skill_tool_stays_disabled_after_a_switch(model, project):
+    model.script("one", "two")
+    agent = CodingAgent(model=model, root=str(project), undo=False, sandbox="off", profile="small",
+                        disabled_tools=["activate_skill"])
+    agent.run("hi")
+    agent.config.profile = "auto"
+    agent.set_model("scripted")
+    agent.run("and now?")
+    assert all("activate_skill" not in _tool_names(p) for p in model.prompts)
+    assert all("fix-failing-test" not in system_of(p) for p in model.prompts)  # not listed either
+
+
 # -- trust in headless runs ---------------------------------------------------------------------
 
 

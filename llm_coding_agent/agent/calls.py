@@ -295,13 +295,15 @@ class ToolCalls:
         """Offer or withhold the tools the profile chooses, as ``disabled_tools`` allows:
         ``edit_file`` (``offers_edit_file``; small models change files with whole-file writes) and
         ``update_todos`` (``offers_todos``; offered anyway in plan mode and once a todo list
-        exists). Again after a model switch changed the profile, and when the mode changes."""
+        exists) and ``activate_skill`` (``offers_skills``). Again after a model switch changed the
+        profile, and when the mode changes."""
         disabled = {short_tool_name(n) for n in self.config.disabled_tools}  # type: ignore[attr-defined]
         profile = self.profile  # type: ignore[attr-defined]
         self._offer(getattr(self, "_edit_file_tool", None), profile.offers_edit_file, disabled, after="write_file")
         todos = getattr(self, "todos", None)
         wanted = profile.offers_todos or getattr(self, "_planning", False) or bool(todos and todos.items)
         self._offer(getattr(self, "_todo_tool", None), wanted, disabled)
+        self._offer(getattr(self, "_skill_tool", None), profile.offers_skills, disabled)
 
     def _offer(self, tool: llm.Tool | None, wanted: bool, disabled: set[str], after: str = "") -> None:
         if tool is None:

@@ -26,7 +26,7 @@ import llm
 from ..config import AgentConfig
 from ..safety.approval import ApprovalPolicy
 from ..safety.rules import CommandRules, Verdict
-from ..tools import CODING_TOOL_PREFIX, CodingTools, short_tool_name
+from ..tools import CodingTools, short_tool_name
 from ..tools.paths import resolve_root
 from ..tools.todo import TODO_TOOL
 from .attempts import Attempts
@@ -38,7 +38,7 @@ from .hooked import Hooked
 from .guards import ECHO_NUDGE, RepeatTracker, echoes_instructions
 from .logstore import conversation_root, db_path, log_response, logged_root
 from .mcp_servers import McpTools
-from .mentions import attach_mentioned_files, defining_paths, mentioned_paths
+from .mentions import MentionedFiles
 from .planning import PlanApprover, Planning
 from .profiles import STEP_HINTS, described_tools, next_step_hint, profile_for
 from .prompts import system_prompt
@@ -49,7 +49,7 @@ from .responses import (
 from .results import AgentResult, AgentStateError, ModelError, TokenUsage
 from .reviewer import ReviewedCalls
 from .subagents import DELEGATE_TOOL, Delegation, latest_main_conversation
-from .skills import AgentSkills
+from .skills import ACTIVATE_SKILL, AgentSkills
 from .textcalls import parse_text_tool_calls
 from .verify import VerifyWithTests, last_test_outcome
 from .written_tools import WrittenTools
@@ -91,7 +91,7 @@ class RunState:
 
 class CodingAgent(
     Delegation, ReviewedCalls, ToolCalls, VerifyWithTests, AgentSkills, Planning, HistoryAndUndo, Hooked,
-    WrittenTools, McpTools, Attempts, ShownCode,
+    WrittenTools, McpTools, Attempts, ShownCode, MentionedFiles,
 ):
     """A coding agent for one project directory.
 
@@ -180,7 +180,7 @@ class CodingAgent(
         coding = list(self.coding_tools.tools())
         coding += self._written_tools(c, {t.name for t in coding})  # create_tool, .llm-code/tools
         disabled = {short_tool_name(n) for n in c.disabled_tools}
-        unknown = disabled - {short_tool_name(t.name) for t in coding} - {"create_tool", DELEGATE_TOOL}
+        unknown = disabled - {short_tool_name(t.name) for t in coding} - {"create_tool", DELEGATE_TOOL, ACTIVATE_SKILL}
         if unknown:
             raise ValueError(
                 f"cannot disable unknown tool {', '.join(sorted(unknown))}: the tools are "
@@ -194,7 +194,8 @@ class CodingAgent(
         extra = wrap_tools(tools) + self._start_mcp(c)  # MCP servers: agent/mcp_servers.py; close() stops them
         self.tools = described_tools(self.tools + extra + [self.todos.tool()] + self.skill_tools(), self.profile)
         self._todo_tool = self._tool(TODO_TOOL)
-        self.offer_profile_tools()  # ...and update_todos
+        self._skill_tool = self._tool(ACTIVATE_SKILL)
+        self.offer_profile_tools()  # ...and update_todos, activate_skill
         self._init_delegation(on_subagent, extra)  # the delegate tool (agent/subagents.py)
         self._start_planning(c.plan)
         self.conversation = conversation or self.model.conversation(tools=self.tools)
@@ -209,6 +210,7 @@ class CodingAgent(
 
             self.undo_history = UndoHistory(self.root)
         self._history_override: list | None = None
+        self._system_outdated = False  # set_model() switched to another profile
         self._budget_warned = False
         self._pending: list[llm.ToolCall] = []
         self._decline_reasons: dict[str, str] = {}  # resume(reasons=...): why the user declined
@@ -275,7 +277,9 @@ class CodingAgent(
     def set_model(self, model: str | llm.Model) -> None:
         """Switch models; the conversation history is kept."""
         self.model = get_model(model)
-        self.profile = profile_for(self.model.model_id, self.config.profile)
+        before, self.profile = self.profile, profile_for(self.model.model_id, self.config.profile)
+        # The next run sends the new profile's system prompt (its rules, its list of skills).
+        self._system_outdated = self._system_outdated or self.profile != before
         self.offer_profile_tools()
         self.tools[:] = described_tools(self.tools, self.profile)
         vars(self.coding_tools).update(self.profile.toolbox_options())
@@ -312,7 +316,8 @@ class CodingAgent(
         results, self._unsent_results = self._unsent_results, []
         first = not self.conversation.responses and not self.conversation.loaded_messages
         system = None
-        if first:
+        if first or self._system_outdated:
+            self._system_outdated = False
             system = system_prompt(self.root, self.config.system, compact=self.profile.compact_prompt,
                                    whole_file=not self.profile.offers_edit_file) + self.skills_prompt()
         return self._drive(self.send(prompt, system=system, tool_results=results), result, request)
@@ -550,36 +555,6 @@ class CodingAgent(
     def recover_text_calls(self, text: str) -> list[tuple[str, dict]]:
         """Tool calls the model wrote as text (see :mod:`llm_coding_agent.agent.textcalls`)."""
         return parse_text_tool_calls(text, self._resolve_tool_name, repair=self.profile.repair_call_json) or self.plan_from_text(text)
-
-    def _attach_mentioned(self, prompt: str) -> str:
-        """The numbered contents of the project files ``prompt`` names ("" when none)."""
-        if self._tool(f"{CODING_TOOL_PREFIX}read_file") is None:
-            return ""
-        tools = self.coding_tools
-
-        def size_to_attach(path: str) -> int | None:
-            state = tools._file_state(path)
-            if state is None or tools._seen_unchanged(*state):
-                return None  # not a file in the project, or the model has its content already
-            return state[1].st_size
-
-        locate = None
-        if self.profile.locate_definitions and not any(tools._file_state(p) for p in mentioned_paths(prompt)):
-            locate = lambda request: defining_paths(request, tools.search_files)  # noqa: E731
-        attached = attach_mentioned_files(
-            prompt,
-            read=lambda path, offset, limit: tools.read_file(path, offset, limit),
-            size_to_attach=size_to_attach,
-            # About a quarter of the window (4 characters per token).
-            max_chars=min(60_000, self.context.window),
-            locate=locate,
-        )
-        if attached.files:
-            why = "they define what the request names" if attached.located else "named in the request"
-            self._notice("attached " + ", ".join(attached.files) + f" ({why})")
-        if attached.skipped:
-            self._notice("not attached (too large): " + ", ".join(attached.skipped))
-        return attached.text
 
     # -- logging, notices -----------------------------------------------------------------------
 

@@ -12,8 +12,11 @@ import re
 from dataclasses import dataclass, field
 from typing import Callable
 
+from ..tools import CODING_TOOL_PREFIX
+
 __all__ = [
     "mentioned_paths", "named_symbols", "defining_paths", "Attachments", "attach_mentioned_files", "request_text",
+    "MentionedFiles",
 ]
 
 #: Files attached to one request at most.
@@ -178,3 +181,38 @@ def request_text(text: str) -> str:
     text = _NOTES.sub("", text)
     text = _AUTO_NOTE.sub("", _ATTACHMENTS.sub("", text))
     return "" if text.startswith(("[Note from the system:", _AUTO_CONTINUATION)) else text
+
+
+class MentionedFiles:
+    """The agent's side (a mixin of :class:`~.loop.CodingAgent`): attach the files a request names,
+    read through its own ``CodingTools``."""
+
+    def _attach_mentioned(self, prompt: str) -> str:
+        """The numbered contents of the project files ``prompt`` names ("" when none)."""
+        if self._tool(f"{CODING_TOOL_PREFIX}read_file") is None:
+            return ""
+        tools = self.coding_tools
+
+        def size_to_attach(path: str) -> int | None:
+            state = tools._file_state(path)
+            if state is None or tools._seen_unchanged(*state):
+                return None  # not a file in the project, or the model has its content already
+            return state[1].st_size
+
+        locate = None
+        if self.profile.locate_definitions and not any(tools._file_state(p) for p in mentioned_paths(prompt)):
+            locate = lambda request: defining_paths(request, tools.search_files)  # noqa: E731
+        attached = attach_mentioned_files(
+            prompt,
+            read=lambda path, offset, limit: tools.read_file(path, offset, limit),
+            size_to_attach=size_to_attach,
+            # About a quarter of the window (4 characters per token).
+            max_chars=min(60_000, self.context.window),
+            locate=locate,
+        )
+        if attached.files:
+            why = "they define what the request names" if attached.located else "named in the request"
+            self._notice("attached " + ", ".join(attached.files) + f" ({why})")
+        if attached.skipped:
+            self._notice("not attached (too large): " + ", ".join(attached.skipped))
+        return attached.text

@@ -102,8 +102,9 @@ class ModelProfile:
     offers_skills: bool = True
     """Skills (``activate_skill`` and their list in the system prompt) are offered, when there are
     any. Off for small models: the 1.5B model called ``activate_skill("extract-function",
-    file="todo.py")`` on a one-file task instead of changing the file. Decided when the agent
-    starts."""
+    file="todo.py")`` on a one-file task instead of changing the file. A model switch to another
+    profile offers or withholds them again, and the next request carries that profile's system
+    prompt."""
 
     offers_todos: bool = True
     """The ``update_todos`` tool is offered outside plan mode with no todo list yet (in plan mode

@@ -74,8 +74,9 @@ class AgentSkills:
             self._notice(notice)
 
     def skill_tools(self) -> list[llm.Tool]:
-        """``activate_skill``, when there are skills to activate and the profile offers them."""
-        if not self.skills or not self.profile.offers_skills:
+        """``activate_skill``, when there are skills to activate (offered or withheld by the
+        profile's ``offers_skills``, also after a model switch: ``offer_profile_tools``)."""
+        if not self.skills:
             return []
 
         def activate_skill(name: str, file: str = "") -> str:
@@ -89,8 +90,9 @@ class AgentSkills:
         return [llm.Tool.function(activate_skill)]
 
     def skills_prompt(self) -> str:
-        """The system prompt's list of skills (names and descriptions), or ""."""
-        if not self.profile.offers_skills:
+        """The system prompt's list of skills (names and descriptions), or "" when ``activate_skill``
+        is not offered (the profile withholds it, or ``disabled_tools`` names it)."""
+        if self._tool(ACTIVATE_SKILL) is None:
             return ""
         section = self.skills.prompt_section(compact=self.profile.compact_prompt)
         return "\n\n" + section if section else ""
