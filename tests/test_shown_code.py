@@ -143,6 +143,44 @@ def test_a_second_different_version_is_offered_then_no_more(model, project):
     assert (project / "prices.py").read_text() == PRICES
 
 
+def test_the_nudge_ends_with_the_call_and_offers_no_words_to_copy(model, project):
+    (project / "prices.py").write_text(PRICES)
+    model.script(FIXED, "No change is needed.")
+    make_agent(model, project).run("apply_discount adds instead of subtracting")
+    nudge = model.prompts[1].prompt
+    assert nudge.endswith("    return price * 0.2\n```]")  # the file's last line, then the end
+    assert "no change is needed" not in nudge.lower()
+
+
+EXAMPLE_REQUEST = "apply_discount adds instead of subtracting: apply_discount(200, 25) should return 150.0."
+
+
+def test_after_a_failed_check_the_same_version_is_offered_once_more(model, project):
+    (project / "prices.py").write_text(PRICES)
+    fixed = PRICES.replace("(1 + percent", "(1 - percent")
+    model.script(
+        FIXED, "No change is needed.",  # the right fix shown, then declined
+        FIXED,  # the check failed (250.0): the same fix shown again
+        Step(tool_calls=[tool("write_file", path="prices.py", content=fixed)]), "Applied.",
+    )
+    result = make_agent(model, project).run(EXAMPLE_REQUEST)
+    sent = [p.prompt for p in model.prompts]
+    assert 'write_file with path "prices.py"' in sent[1]
+    assert "returned 250.0" in sent[2]                       # the examples' failure
+    assert 'write_file with path "prices.py"' in sent[3] and fixed in sent[3]  # offered again
+    assert (project / "prices.py").read_text() == fixed
+    assert result.text == "Applied." and "examples: all hold" in result.tool_calls[-1][1].output
+
+
+def test_a_declined_version_is_offered_again_only_after_a_check_failed(model, project):
+    (project / "prices.py").write_text(PRICES)
+    model.script(FIXED, "No change is needed.", FIXED, "Still no change.")
+    result = make_agent(model, project).run(EXAMPLE_REQUEST)
+    offers = [p.prompt for p in model.prompts if 'write_file with path "prices.py"' in (p.prompt or "")]
+    assert len(offers) == 2  # once before the check, once after it failed; never a third time
+    assert (project / "prices.py").read_text() == PRICES and result.tests_passed is False
+
+
 def test_other_profiles_and_interactive_runs_keep_the_generic_nudge_or_none(model, project):
     (project / "prices.py").write_text(PRICES)
     model.script(FIXED, "No change is needed.")

@@ -29,11 +29,14 @@ __all__ = ["SHOWN_CODE_NUDGE", "ShownCode", "SuggestedWrite", "suggested_write",
 #: Sent when the answer shows definitions that differ from the project file defining them.
 SHOWN_CODE_NUDGE = (
     "[Note from the system: your answer shows a new version of {names} from {path}, but {path} "
-    "was not changed: nobody will copy it over for you. If this is the change the request needs, "
+    "was not changed: nobody will copy it over for you, only a write_file call changes the file. "
+    "If that code was not meant as the change, tell the user why instead of calling. If it was, "
     "send this call now: write_file with path \"{path}\" and this complete content:\n"
-    "```python\n{content}```\n"
-    "If no change is needed, say so in one sentence.]"
+    "```python\n{content}```]"
 )
+# The call is the last thing the model reads: ending on "If no change is needed, say so in one
+# sentence" made the 1.5B model (which decodes greedily) answer "No change is needed." after
+# showing the right fix (fix_discount_operator, fix_traceback_stock_report, 2026-12-06 runs).
 #: Files larger than this are not offered whole: the call would not fit a small model's answer
 #: (``ModelProfile.max_output_tokens``, 1,024 tokens: ~3,500 characters of code).
 MAX_SUGGESTED_CHARS = 3000
@@ -193,14 +196,17 @@ class ShownCode:
         """What to send back when ``result``'s answer shows code that is not in the project
         (headless runs, ``config.nudge_unapplied``): the finished ``write_file`` call when the
         profile hands one over and the answer redefines what one file defines (up to
-        :data:`MAX_SUGGESTIONS` per run, never the same content twice), else, once per run,
+        :data:`MAX_SUGGESTIONS` per run, the same content again only after a check of the
+        request's examples or the tests ran in between), else, once per run,
         :data:`.guards.UNAPPLIED_CODE_NUDGE` when no file was changed; None otherwise."""
         if not self.config.nudge_unapplied:
             return None
         if self.profile.suggest_shown_code and len(run.suggested) < MAX_SUGGESTIONS:
             suggestion = suggested_write(result.text, self.root)
-            if suggestion and suggestion.content not in run.suggested:
-                run.suggested.add(suggestion.content)
+            # The same version again only once a check failed since: the model has new evidence.
+            offered = (suggestion.content, run.test_checks) if suggestion else None
+            if suggestion and offered not in run.suggested:
+                run.suggested.add(offered)
                 run.nudged = True
                 self._notice(f"the answer shows a new version of {', '.join(suggestion.names)} but "
                              f"{suggestion.path} was not changed; handing the model the write_file call")
