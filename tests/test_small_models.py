@@ -245,13 +245,28 @@ def test_a_rename_in_one_file_says_where_the_old_name_is_still_used(project):
     (project / "shop" / "report.py").write_text("from shop.cart import calc_total\n\nprint(calc_total([1]))\n")
     (project / "notes.txt").write_text("calc_total is documented here\n")  # not Python: not a use
     out = small_tools(project).edit_file("shop/cart.py", "calc_total", "compute_total")
-    assert out.endswith("Check: compiles, but calc_total is no longer defined in shop/cart.py but is still "
-                        "used at shop/report.py:1, shop/report.py:3. Update those uses too."), out
+    assert out.endswith("Check: compiles, but calc_total (now compute_total) is no longer defined in shop/cart.py "
+                        "but is still used at shop/report.py:1 `from shop.cart import calc_total`, "
+                        "shop/report.py:3 `print(calc_total([1]))`. Update those uses too."), out
     assert next_step_hint([llm.ToolResult(name="CodingTools_edit_file", output=out)]) == CHECK_STEP_HINT
     # Once the callers are updated too, the check is clean again.
     small_tools(project).write_file("shop/report.py", "from shop.cart import compute_total\n\nprint(compute_total([1]))\n")
     out = small_tools(project).edit_file("shop/cart.py", "return sum(items)", "return sum(items, 0)")
     assert out.endswith("Check: compiles; no undefined names."), out
+
+
+def test_a_removed_name_that_is_not_a_rename_gets_no_new_name(project):
+    (project / "lib.py").write_text("def old():\n    return 1\n\n\ndef other():\n    return 2\n")
+    (project / "use.py").write_text("from lib import old, other\n")
+    tools = small_tools(project)
+    for _ in range(2):  # a write that drops a definition is taken when sent again (tools/wholefile.py)
+        out = tools.write_file("lib.py", "def other():\n    return 2\n")  # deleted, not renamed
+    assert "old is no longer defined in lib.py but is still used at use.py:1 `from lib import old, other`" in out
+    assert "(now" not in out
+    out = tools.write_file("lib.py", "def first():\n    return 1\n\n\ndef second():\n    return 2\n")
+    if out.startswith("Error:"):
+        out = tools.write_file("lib.py", "def first():\n    return 1\n\n\ndef second():\n    return 2\n")
+    assert "(now" not in out and "other is no longer defined" in out  # two added: which one is unknown
 
 
 def test_no_stale_use_report_for_private_or_kept_names_or_the_default_toolbox(project):

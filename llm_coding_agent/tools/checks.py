@@ -246,3 +246,11 @@ def removed_top_level_names(before: str, after: str, display: str) -> list[str]:
         return []
     kept = set(new)
     return [name for name in old if "." not in name and name not in kept and not name.startswith("_")]
+
+
+def renamed_to(before: str, after: str, display: str) -> str | None:
+    """The new name when the change looks like a rename: it removed exactly one public
+    module-level function or class and added exactly one; None otherwise."""
+    removed = removed_top_level_names(before, after, display)
+    added = removed_top_level_names(after, before, display)
+    return added[0] if len(removed) == 1 and len(added) == 1 else None

@@ -353,22 +353,26 @@ class CodingTools(llm.Toolbox):
         return "\n" + line if line else ""
 
     def _still_used_elsewhere(self, display: str, before: str | None, after: str) -> str:
-        """"NAME is no longer defined in FILE but still used at a.py:3, b.py:7" for the module-level
-        names the change removed that other Python files of the project mention ("" if none)."""
+        """"NAME (now NEW) is no longer defined in FILE but still used at a.py:3 `line`, b.py:7
+        `line`" for the module-level names the change removed that other Python files of the
+        project mention ("" if none). The lines are quoted and a rename names the new name: a
+        small model told only "a.py:3" re-sent the file it had just changed."""
         if before is None:
             return ""
+        new_name = checks.renamed_to(before, after, display)
         found = []
         for name in checks.removed_top_level_names(before, after, display)[:3]:
             try:
                 hits = search.search_files(self._root, self._root, rf"\b{name}\b", "*.py", 20)
             except ToolError:
                 continue
-            places = [m.group(1) for m in re.finditer(r"^(.+?:\d+):", hits, re.MULTILINE)
+            places = [(m.group(1), m.group(2).strip()) for m in re.finditer(r"^(.+?:\d+):(.*)$", hits, re.MULTILINE)
                       if not m.group(1).startswith(display + ":")]
             if places:
                 more = f" and {len(places) - 5} more" if len(places) > 5 else ""
-                found.append(f"{name} is no longer defined in {display} but is still used at "
-                             f"{', '.join(places[:5])}{more}")
+                quoted = ", ".join(f"{place} `{text[:80]}`" for place, text in places[:5])
+                now = f" (now {new_name})" if new_name else ""
+                found.append(f"{name}{now} is no longer defined in {display} but is still used at {quoted}{more}")
         return "; ".join(found)
 
     def _compute_plan(self, name: str, arguments: dict) -> tuple[str, str | None]:
