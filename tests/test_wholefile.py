@@ -106,21 +106,86 @@ ONLY_WITHDRAW = '''class Account:
 '''
 
 
-def test_a_write_that_leaves_out_functions_is_refused_for_small_models(accounts, project):
+def test_a_write_that_leaves_out_methods_is_refused_for_small_models(accounts, project):
     out = small_tools(project).write_file("accounts.py", ONLY_WITHDRAW)
     assert out.startswith("Error: accounts.py was not written: your content leaves out "
-                          "Account.__init__, Account.deposit, total, which the file defines now"), out
+                          "Account.__init__, Account.deposit, which the file defines now"), out
     assert "If you do mean to delete them, send this same write_file call again." in out
     assert accounts.read_text() == ACCOUNTS
 
 
-def test_the_same_write_sent_again_confirms_the_deletion(accounts, project):
+def test_the_same_write_sent_again_confirms_the_deletion_of_methods_only(accounts, project):
     tools = small_tools(project)
     assert tools.write_file("accounts.py", ONLY_WITHDRAW).startswith("Error:")
     other = ONLY_WITHDRAW.replace("overdrawn", "too much")
     assert tools.write_file("accounts.py", other).startswith("Error:")  # different content: asked again
-    assert tools.write_file("accounts.py", ONLY_WITHDRAW).startswith("Overwrote accounts.py")
-    assert accounts.read_text() == ONLY_WITHDRAW
+    out = tools.write_file("accounts.py", ONLY_WITHDRAW)
+    assert out.startswith("Overwrote accounts.py") and "total, left out of your content, kept" in out, out
+    text = accounts.read_text()
+    assert text.startswith(ONLY_WITHDRAW) and "def total(accounts):" in text and "def deposit" not in text
+
+
+DURATIONS = '''"""Durations."""
+
+
+def parse_duration(text):
+    raise NotImplementedError
+
+
+def format_duration(seconds):
+    return f"{seconds}s"
+
+
+def _unit(name):
+    return name[0]
+
+
+if __name__ == "__main__":
+    print(format_duration(parse_duration("1h")))
+'''
+
+
+def test_functions_a_small_model_leaves_out_are_kept_in_place(project):
+    (project / "durations.py").write_text(DURATIONS)
+    only = 'def parse_duration(text):\n    return int(text[:-1]) * 3600\n'
+    out = small_tools(project).write_file("durations.py", only)
+    assert out.startswith("Overwrote durations.py (") and "format_duration, _unit, left out of your content, " \
+        "kept as the file had them: write_file never deletes a function or class here" in out, out
+    assert (project / "durations.py").read_text() == (
+        only + '\n\ndef format_duration(seconds):\n    return f"{seconds}s"\n\n\ndef _unit(name):\n    return name[0]\n'
+    )
+    # Sending it again changes nothing: the deletion cannot be confirmed by repetition.
+    assert small_tools(project).write_file("durations.py", only).startswith("Unchanged: durations.py")
+
+
+def test_a_left_out_function_goes_before_the_main_block_and_after_its_predecessor(project):
+    (project / "durations.py").write_text(DURATIONS)
+    content = DURATIONS.replace('def format_duration(seconds):\n    return f"{seconds}s"\n\n\n', "")
+    content = content.replace("def _unit(name):\n    return name[0]\n\n\n", "")
+    small_tools(project).write_file("durations.py", content)
+    assert (project / "durations.py").read_text() == DURATIONS  # both back where they were
+
+
+@pytest.mark.parametrize("renamed", [
+    DURATIONS.replace("format_duration", "show_duration"),                         # same body, same name count
+    DURATIONS.replace("format_duration", "show_duration").replace(                 # renamed and another dropped:
+        "def _unit(name):\n    return name[0]\n\n\n", ""),                         # the body tells the rename
+])
+def test_a_renamed_function_is_not_kept_under_its_old_name(project, renamed):
+    (project / "durations.py").write_text(DURATIONS)
+    out = small_tools(project).write_file("durations.py", renamed)
+    text = (project / "durations.py").read_text()
+    assert "def format_duration" not in text and "def show_duration" in text, out
+    assert ("_unit, left out" in out) == ("def _unit" not in renamed)
+
+
+def test_a_rename_that_also_drops_the_docstring_is_still_a_rename(project):
+    (project / "cart.py").write_text('def calc_total(items):\n    """Sum."""\n    return sum(items)\n\n\n'
+                                     "def count(items):\n    return len(items)\n")
+    content = "def compute_total(items):\n    return sum(items)\n"  # count dropped too
+    out = small_tools(project).write_file("cart.py", content)
+    text = (project / "cart.py").read_text()
+    assert "def calc_total" not in text and "def count" in text and "count, left out" in out, out
 
 
 def test_the_default_profile_writes_what_it_is_sent_as_before(accounts, project):

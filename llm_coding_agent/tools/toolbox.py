@@ -266,6 +266,7 @@ class CodingTools(llm.Toolbox):
             files.check_regular(real, display)
             before = files.decode_file(real, display).text if real.exists() else None
             content, _ = self._restore_mangled(display, before, content)
+            content, _ = self._keep_left_out(display, before, content)
             self._refuse_lossy_write(display, before, content)
             self._refuse_broken(display, before, content, "write")
             return display, before or "", content
@@ -322,6 +323,20 @@ class CodingTools(llm.Toolbox):
             return content, ""
         which = ", ".join(str(n) for n in restored)
         return content, f"; line {which} did not compile as sent and was kept as the file had it (quotes lost)"
+
+    def _keep_left_out(self, display: str, before: str | None, content: str) -> tuple[str, str]:
+        """Under ``prefer_whole_file`` and ``lenient_edits`` (the small profile): (the content with
+        the module-level functions and classes it left out kept from the file, a note on it or "")
+        (tools/wholefile.py ``keep_left_out_definitions``)."""
+        if not (self.prefer_whole_file and self.lenient_edits) or before is None:
+            return content, ""
+        content, kept = wholefile.keep_left_out_definitions(display, before, content)
+        if not kept:
+            return content, ""
+        names = ", ".join(kept)
+        return content, (f"; {names}, left out of your content, kept as the file had "
+                         f"{'them' if len(kept) > 1 else 'it'}: write_file never deletes a function or "
+                         "class here (if one must go, say so in your answer)")
 
     def _refuse_lossy_write(self, display: str, before: str | None, content: str) -> None:
         """Refuse a whole-file write that would lose code: an elision marker in any profile, and
@@ -425,7 +440,8 @@ class CodingTools(llm.Toolbox):
                 old = files.decode_file(real, display)
                 encoding, mode, before = old.encoding, old.mode, old.text
                 content, restored = self._restore_mangled(display, before, content)
-                tolerated += restored
+                content, kept = self._keep_left_out(display, before, content)
+                tolerated += restored + kept
                 # Keep a CRLF file CRLF: models almost always send "\n".
                 if "\r\n" in old.text and "\r\n" not in content:
                     content = content.replace("\n", "\r\n")

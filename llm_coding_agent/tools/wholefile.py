@@ -10,16 +10,25 @@ proposed content of an existing file, before anything is written:
   a Python file losing functions or classes: fewer definitions than before, some of the old
   names gone. A rename keeps the count and passes; a deliberate deletion is confirmed by sending
   the same content again (small models may have no ``edit_file`` to delete with).
+
+Under ``lenient_edits`` as well (the small profile), module-level functions and classes the
+content leaves out are not refused but kept (:func:`keep_left_out_definitions`): the 1.5B model,
+told its write would lose ``format_duration``, sent the same write again, which confirmed the
+deletion, and ended with "format_duration is also included".
 """
 
 from __future__ import annotations
 
+import ast
 import re
 
 from ..errors import ToolError
 from .checks import MAX_CHECKED_CHARS, definitions, is_python, syntax_error
 
-__all__ = ["elision_markers", "dropped_definitions", "opens_itself", "refuse_lossy_write", "restore_mangled_lines"]
+__all__ = [
+    "elision_markers", "dropped_definitions", "opens_itself", "refuse_lossy_write", "restore_mangled_lines",
+    "keep_left_out_definitions",
+]
 
 # A comment line (any common comment syntax) that says code was left out...
 _COMMENT = r"^\s*(?:#|//|/\*+|<!--|--|;|\*|\{/\*)\s*"
@@ -150,3 +159,72 @@ def restore_mangled_lines(display: str, before: str, after: str) -> tuple[str, l
     if not restored:
         return after, []
     return "\n".join(lines) + ("\n" if after.endswith("\n") else ""), restored
+
+
+def _top_level(tree: ast.Module) -> dict[str, ast.AST]:
+    return {node.name: node for node in tree.body
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))}
+
+
+def _body_shape(node: ast.AST) -> str:
+    """What a definition does, whatever its name and docstring: a renamed function has the same
+    shape (small models drop docstrings when they rewrite a file)."""
+    body = node.body  # type: ignore[attr-defined]
+    if body and isinstance(body[0], ast.Expr) and isinstance(getattr(body[0], "value", None), ast.Constant) \
+            and isinstance(body[0].value.value, str):
+        body = body[1:]
+    return "\n".join(ast.dump(statement) for statement in body)
+
+
+def keep_left_out_definitions(display: str, before: str, after: str) -> tuple[str, list[str]]:
+    """``after`` with the module-level functions and classes of ``before`` that it leaves out put
+    back, each after the definition that preceded it in ``before`` (or before the first
+    definition of ``after``, else before an ``if __name__`` block, else at the end); (the
+    content, the names kept), or (``after``, []) when nothing is left out or the result would
+    not compile. A definition whose body reappears under a new name, or the one definition left
+    out when the content adds one, was renamed, not left out."""
+    if not is_python(display) or max(len(before), len(after)) > MAX_CHECKED_CHARS:
+        return after, []
+    try:
+        old_tree, new_tree = ast.parse(before, display), ast.parse(after, display)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return after, []
+    old, new = _top_level(old_tree), _top_level(new_tree)
+    added = {name: _body_shape(node) for name, node in new.items() if name not in old}
+    removed = {name: _body_shape(node) for name, node in old.items() if name not in new}
+    missing = [name for name, shape in removed.items() if shape not in added.values()]
+    unmatched = [name for name, shape in added.items() if shape not in removed.values()]
+    if not missing or (len(missing) == 1 and len(unmatched) == 1):  # one out, one in: a rename
+        return after, []
+    old_lines, lines = before.splitlines(), after.splitlines()
+    order = list(old)
+    for name in missing:
+        node = old[name]
+        first = min([node.lineno] + [d.lineno for d in node.decorator_list])  # type: ignore[attr-defined]
+        source = old_lines[first - 1:node.end_lineno]
+        at = _insertion_line(lines, display, order[:order.index(name)])
+        before_gap = ["", ""] if at > 0 and lines[at - 1].strip() else []
+        after_gap = ["", ""] if at < len(lines) and lines[at].strip() else []
+        lines[at:at] = before_gap + source + after_gap
+    merged = "\n".join(lines) + "\n"
+    if syntax_error(merged, display) is not None:
+        return after, []
+    return merged, missing
+
+
+def _insertion_line(lines: list[str], display: str, earlier: list[str]) -> int:
+    """Where a definition goes in ``lines``: after the last of ``earlier`` still defined, else
+    before the first definition, else before ``if __name__ ==``, else at the end."""
+    tree = ast.parse("\n".join(lines) + "\n", display)
+    defined = _top_level(tree)
+    for name in reversed(earlier):
+        if name in defined:
+            return defined[name].end_lineno or len(lines)
+    nodes = sorted(defined.values(), key=lambda n: n.lineno)
+    if nodes:
+        node = nodes[0]
+        return min([node.lineno] + [d.lineno for d in node.decorator_list]) - 1  # type: ignore[attr-defined]
+    for node in tree.body:
+        if isinstance(node, ast.If) and "__name__" in ast.dump(node.test):
+            return node.lineno - 1
+    return len(lines)
