@@ -14,7 +14,7 @@ from conftest import ScriptedModel, Step, tool
 from llm.cli import cli
 
 from llm_coding_agent import CodingAgent, CodingTools
-from llm_coding_agent.agent.profiles import CHANGED_STEP_HINT, CHECK_STEP_HINT, PROFILES, next_step_hint
+from llm_coding_agent.agent.profiles import CHANGED_STEP_HINT, CHECK_STEP_HINT, NEXT_STEP_HINT, PROFILES, next_step_hint
 from llm_coding_agent.agent.textcalls import parse_text_tool_calls
 from llm_coding_agent.agent.verify import (
     TESTS_FAIL_PROMPT,
@@ -592,7 +592,16 @@ def test_the_request_repeated_counts_too_but_only_once_per_run(model, project):
     echo = "Make add() in app.py add instead of subtract, and add a docstring to it. " + CHANGED_STEP_HINT
     echo_script(model, echo, echo)
     result = agent(project, profile="small").run(ECHO_REQUEST)
-    assert len(model.prompts) == 3 and result.text == echo and result.stop_reason == "done"
+    assert len(model.prompts) == 3 and result.stop_reason == "done"
+    # The echo is not passed off as the model's answer: the user reads what the run changed.
+    assert result.text == "(The model's answer only repeated the agent's instructions.) Files changed in this run: app.py."
+
+
+def test_an_echo_after_a_run_that_changed_nothing_says_so(model, project):
+    model.script(CHANGED_STEP_HINT + " " + NEXT_STEP_HINT, CHANGED_STEP_HINT + " " + NEXT_STEP_HINT)
+    result = agent(project, profile="small").run(ECHO_REQUEST)
+    assert len(model.prompts) == 2
+    assert result.text == "(The model's answer only repeated the agent's instructions.) No file was changed in this run."
 
 
 @pytest.mark.parametrize("profile, answer", [

@@ -13,7 +13,7 @@ from .results import AgentResult
 
 __all__ = [
     "RepeatTracker", "REPEAT_WARN", "REPEAT_STOP", "UNAPPLIED_CODE_NUDGE", "CHANGE_WITH_EDITS", "CHANGE_WITH_WRITES",
-    "ECHO_NUDGE", "changed_a_file",
+    "ECHO_NUDGE", "ECHOED_ANSWER", "changed_a_file", "echoed_answer_replacement",
     "shows_unapplied_code", "echoes_instructions",
 ]
 
@@ -43,6 +43,23 @@ ECHO_NUDGE = (
     "is not done yet, make the tool call for it now. If everything is done, say in your own words, "
     "in one or two sentences, what you changed.]"
 )
+#: What the user reads instead of an answer that still only repeats the instructions after
+#: ECHO_NUDGE: the 1.5B model ended a run with "The change was written. Read the request again: ...",
+#: the agent's own step line, as its final answer.
+ECHOED_ANSWER = "(The model's answer only repeated the agent's instructions.) {changed}"
+
+
+def echoed_answer_replacement(result: AgentResult) -> str:
+    """The final text for a run whose answer was only an echo: which files the run changed."""
+    paths: list[str] = []
+    for call, tool_result in result.tool_calls:
+        path = call.arguments.get("path") if isinstance(call.arguments, dict) else None
+        if changed_a_file(call, tool_result) and isinstance(path, str) and path not in paths:
+            paths.append(path)
+    changed = f"Files changed in this run: {', '.join(paths)}." if paths else "No file was changed in this run."
+    return ECHOED_ANSWER.format(changed=changed)
+
+
 #: Share of an answer's word 4-grams found in the instructions from which it is an echo.
 _ECHO_SHARE = 0.75
 #: Word 4-grams an answer needs before it can be an echo (6 words).

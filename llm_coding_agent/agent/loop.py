@@ -35,7 +35,7 @@ from .calls import ToolCalls, wrap_tools
 from .context import ContextBudget, tools_overhead, truncate_results, window_for
 from .history import HistoryAndUndo
 from .hooked import Hooked
-from .guards import ECHO_NUDGE, RepeatTracker, echoes_instructions
+from .guards import ECHO_NUDGE, RepeatTracker, echoed_answer_replacement, echoes_instructions
 from .logstore import conversation_root, db_path, log_response, logged_root
 from .mcp_servers import McpTools
 from .mentions import MentionedFiles
@@ -406,6 +406,8 @@ class CodingAgent(
         if message:
             run.sent.append(message)
             return self.send(message)
+        if run.echo_nudged and echoes_instructions(result.text, [run.request, *STEP_HINTS, *run.sent]):
+            result.text = echoed_answer_replacement(result)  # never the agent's own words as the answer
         result.stop_reason = "interrupted" if result.interrupted else "done"
         return None
 
