@@ -109,6 +109,8 @@ def user_dir(tmp_path_factory, monkeypatch):
     # The user's own ~/.claude (skills, commands, settings) must not reach a test's agent.
     home = path / "home"
     home.mkdir()
+    # ...and git, which reads ~/.gitconfig, still knows who commits in the tests that commit.
+    (home / ".gitconfig").write_text("[user]\n\tname = Test\n\temail = test@example.com\n")
     monkeypatch.setenv("HOME", str(home))
     monkeypatch.delenv("KEYED_API_KEY", raising=False)
     # The built-in model never fetches 1 GB of weights in a test, and sees no weights unless a
