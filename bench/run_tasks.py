@@ -301,6 +301,37 @@ def parse_args(argv):
     return args
 
 
+#: Where every run copies the tasks. One fixed path, not a fresh temporary one: the agent's
+#: system prompt names the project's path, and with a random path in it the local model (which
+#: decodes greedily) answered the same task of the same commit differently from run to run
+#: (fix_leap_year_logic, 2026-12-06: a write from one run, prose from the next, only the path
+#: differing), so a change's effect could not be told from the path's.
+SCRATCH = Path(tempfile.gettempdir()) / "llm-code-bench-run"
+
+
+def claim_scratch(path: Path = SCRATCH) -> Path:
+    """Empty ``path`` for this run and mark it as this process's; RuntimeError when another
+    run that is still alive holds it (two runs at once would also share the machine's cores)."""
+    owner = path / "owner.pid"
+    try:
+        pid = int(owner.read_text())
+    except (OSError, ValueError):
+        pid = None
+    if pid and pid != os.getpid():
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            pass
+        except PermissionError:
+            raise RuntimeError(f"another benchmark run (pid {pid}) is using {path}") from None
+        else:
+            raise RuntimeError(f"another benchmark run (pid {pid}) is using {path}")
+    shutil.rmtree(path, ignore_errors=True)
+    path.mkdir(parents=True)
+    owner.write_text(str(os.getpid()))
+    return path
+
+
 def main(argv=None):
     args = parse_args(argv)
     try:
@@ -330,7 +361,11 @@ def main(argv=None):
     args.out.mkdir(parents=True, exist_ok=True)
     json_path = args.out / f"{stem}.json"
     logs_root = args.out / f"{stem}.logs"
-    scratch = Path(tempfile.mkdtemp(prefix="bench-run-"))
+    try:
+        scratch = claim_scratch()
+    except RuntimeError as ex:
+        log(f"error: {ex}")
+        return 2
 
     meter = None
     try:

@@ -175,3 +175,22 @@ def test_local_model_speed_verdict_is_within_five_percent():
     prompt_row, generation_row = table.splitlines()[2:4]
     assert "PASS" in prompt_row  # 0.96 of the server
     assert "FAIL" in generation_row  # 0.93 of the server
+
+
+def test_the_scratch_path_is_fixed_and_claimed_by_one_live_run(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    scratch = tmp_path / "bench-run"
+    assert run_tasks.claim_scratch(scratch) == scratch
+    (scratch / "left-over").write_text("x")
+    assert run_tasks.claim_scratch(scratch) == scratch  # this process again: emptied
+    assert sorted(p.name for p in scratch.iterdir()) == ["owner.pid"]
+    (scratch / "owner.pid").write_text(str(os.getppid()))  # a live process holds it
+    with pytest.raises(RuntimeError, match="another benchmark run"):
+        run_tasks.claim_scratch(scratch)
+    done = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    (scratch / "owner.pid").write_text(done.stdout.strip())  # a run that has ended
+    assert run_tasks.claim_scratch(scratch) == scratch
+    assert run_tasks.SCRATCH.name == "llm-code-bench-run"
