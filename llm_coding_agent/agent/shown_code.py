@@ -20,7 +20,7 @@ from pathlib import Path
 
 from ..errors import ToolError
 from ..tools import search
-from ..tools.checks import syntax_error
+from ..tools.checks import definition_start, syntax_error
 from ..tools.wholefile import elision_markers
 from .guards import CHANGE_WITH_EDITS, CHANGE_WITH_WRITES, UNAPPLIED_CODE_NUDGE, shows_unapplied_code
 
@@ -73,15 +73,10 @@ def shown_definitions(text: str) -> tuple[dict[str, str], list[str]]:
         lines = code.splitlines()
         for node in tree.body:
             if isinstance(node, _DEFINITION) and not _has_placeholder(node):
-                found[node.name] = "\n".join(lines[_first_line(node) - 1:node.end_lineno])
+                found[node.name] = "\n".join(lines[definition_start(node) - 1:node.end_lineno])
             elif isinstance(node, (ast.Import, ast.ImportFrom)):
                 imports.extend(lines[node.lineno - 1:node.end_lineno])
     return found, imports
-
-
-def _first_line(node: ast.AST) -> int:
-    """Where a definition starts: its first decorator, else its ``def``/``class`` line."""
-    return min([node.lineno] + [d.lineno for d in node.decorator_list])
 
 
 def _has_placeholder(node: ast.AST) -> bool:
@@ -113,7 +108,7 @@ def merged_content(original: str, shown: dict[str, str], imports: list[str]) -> 
     spans = {}
     for node in tree.body:
         if isinstance(node, _DEFINITION) and node.name in shown:
-            spans[node.name] = (_first_line(node), node.end_lineno)
+            spans[node.name] = (definition_start(node), node.end_lineno)
     if not spans:
         return None
     lines = original.splitlines()

@@ -248,6 +248,12 @@ def removed_top_level_names(before: str, after: str, display: str) -> list[str]:
     return [name for name in old if "." not in name and name not in kept and not name.startswith("_")]
 
 
+def definition_start(node: ast.AST) -> int:
+    """The first line of a function or class definition: its first decorator, else its
+    ``def``/``class`` line."""
+    return min([node.lineno] + [d.lineno for d in node.decorator_list])  # type: ignore[attr-defined]
+
+
 def renamed_to(before: str, after: str, display: str) -> str | None:
     """The new name when the change looks like a rename: it removed exactly one public
     module-level function or class and added exactly one; None otherwise."""

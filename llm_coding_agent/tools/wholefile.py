@@ -23,7 +23,7 @@ import ast
 import re
 
 from ..errors import ToolError
-from .checks import MAX_CHECKED_CHARS, definitions, is_python, syntax_error
+from .checks import MAX_CHECKED_CHARS, definition_start, definitions, is_python, syntax_error
 
 __all__ = [
     "elision_markers", "dropped_definitions", "opens_itself", "refuse_lossy_write", "restore_mangled_lines",
@@ -200,8 +200,7 @@ def keep_left_out_definitions(display: str, before: str, after: str) -> tuple[st
     order = list(old)
     for name in missing:
         node = old[name]
-        first = min([node.lineno] + [d.lineno for d in node.decorator_list])  # type: ignore[attr-defined]
-        source = old_lines[first - 1:node.end_lineno]
+        source = old_lines[definition_start(node) - 1:node.end_lineno]
         at = _insertion_line(lines, display, order[:order.index(name)])
         before_gap = ["", ""] if at > 0 and lines[at - 1].strip() else []
         after_gap = ["", ""] if at < len(lines) and lines[at].strip() else []
@@ -222,8 +221,7 @@ def _insertion_line(lines: list[str], display: str, earlier: list[str]) -> int:
             return defined[name].end_lineno or len(lines)
     nodes = sorted(defined.values(), key=lambda n: n.lineno)
     if nodes:
-        node = nodes[0]
-        return min([node.lineno] + [d.lineno for d in node.decorator_list]) - 1  # type: ignore[attr-defined]
+        return definition_start(nodes[0]) - 1
     for node in tree.body:
         if isinstance(node, ast.If) and "__name__" in ast.dump(node.test):
             return node.lineno - 1
