@@ -406,7 +406,7 @@ class CodingAgent(
         if message:
             run.sent.append(message)
             return self.send(message)
-        if run.echo_nudged and echoes_instructions(result.text, [run.request, *STEP_HINTS, *run.sent]):
+        if run.echo_nudged and self._only_echoes(result, run):
             result.text = echoed_answer_replacement(result)  # never the agent's own words as the answer
         result.stop_reason = "interrupted" if result.interrupted else "done"
         return None
@@ -416,11 +416,16 @@ class CodingAgent(
         lines or what the agent itself sent back (a test failure, a nudge)."""
         if not (self.profile.catch_echoed_answers and not run.echo_nudged and run.request):
             return None
-        if not echoes_instructions(result.text, [run.request, *STEP_HINTS, *run.sent]):
+        if not self._only_echoes(result, run):
             return None
         run.echo_nudged = True
         self._notice("the answer only repeated the instructions; asking the model again")
         return ECHO_NUDGE.format(request=run.request.strip())
+
+    @staticmethod
+    def _only_echoes(result: AgentResult, run: RunState) -> bool:
+        """The answer repeats the request, the step lines or what the agent sent back."""
+        return echoes_instructions(result.text, [run.request, *STEP_HINTS, *run.sent])
 
     def _end_at_chain_limit(self, calls: list[llm.ToolCall], result: AgentResult) -> None:
         """``chain_limit`` rounds ran and the model wants more: answer these calls as not run."""
